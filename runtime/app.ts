@@ -1,0 +1,82 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import { canInvoke } from "./auth/rbac.ts";
+import { AppError, fieldErrors } from "./errors.ts";
+import type { FunctionEnv } from "./function.ts";
+import { DOCS_HTML } from "./http/docs-page.ts";
+import { errorHandler, notFoundHandler } from "./http/error-handler.ts";
+import { jsonBody } from "./http/json-body.ts";
+import { functionRoutes } from "./http/routes-functions.ts";
+import { healthRoutes } from "./http/routes-health.ts";
+import { invocationRoutes } from "./http/routes-invocations.ts";
+import { metricsRoutes } from "./http/routes-metrics.ts";
+import { stateRoutes } from "./http/routes-state.ts";
+import type { AppEnv, Platform } from "./platform.ts";
+
+/** Paths anyone may call: probes, and the API description (it holds no data). */
+const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/openapi.json", "/docs"]);
+
+/** Extra route groups (sync, auth, workflows, ...) that deploy/* mounts next to the platform API. */
+export type RouteGroup = (platform: Platform) => OpenAPIHono<AppEnv>;
+
+/** Builds the node's HTTP app: platform API + every function's own routes under /fn/<name>. */
+export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    // Validation failures of declared params/query become 400/422 problems with field paths.
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw new AppError(400, "REQUEST_INVALID", "The request's parameters are invalid.", {
+          errors: fieldErrors(result.error.issues),
+        });
+      }
+    },
+  });
+  app.onError(errorHandler(platform.log));
+  app.notFound(notFoundHandler);
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+  app.use("*", authenticate(platform));
+  app.use("/v1/*", jsonBody(platform.config.bodyLimitBytes));
+  app.use("/fn/*", jsonBody(platform.config.bodyLimitBytes));
+
+  for (const group of [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, ...extraRoutes]) {
+    app.route("/", group(platform));
+  }
+  mountFunctionApps(app, platform);
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "SutazAI",
+      version: "0.1.0",
+      description: "Self-hosted runtime for privacy-first AI agents. Errors are application/problem+json.",
+    },
+  });
+  app.get("/docs", (c) => c.html(DOCS_HTML));
+  return app;
+}
+
+function authenticate(platform: Platform): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    c.set("principal", await platform.authenticate(c));
+    return next();
+  };
+}
+
+function mountFunctionApps(app: OpenAPIHono<AppEnv>, platform: Platform): void {
+  for (const fn of platform.catalogue.list()) {
+    if (!fn.app) continue;
+    const sub = new OpenAPIHono<AppEnv & FunctionEnv>();
+    sub.use("*", async (c, next) => {
+      const principal = c.get("principal");
+      if (!canInvoke(principal, fn)) {
+        throw new AppError(403, "FORBIDDEN", `Your credential (role ${principal.role}) may not use "${fn.name}".`);
+      }
+      c.set("ctx", platform.invoker.contextFor(fn, principal, c.req.raw.signal));
+      return next();
+    });
+    sub.route("/", fn.app as never);
+    app.route(`/fn/${fn.name}`, sub as never);
+  }
+}

@@ -1,0 +1,42 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { type Client, createClient } from "@libsql/client";
+import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import * as schema from "../schema/index.ts";
+
+export type Db = LibSQLDatabase<typeof schema>;
+
+export interface Database {
+  client: Client;
+  db: Db;
+  url: string;
+  close(): void;
+}
+
+/**
+ * Opens the node's libSQL database. A bare path or `file:` URL is a local file
+ * (created with its folder); `libsql://`, `http(s)://` and `ws(s)://` reach a sqld/Turso
+ * server when a scaled-out server shares one database. `:memory:` is for tests.
+ */
+export async function openDatabase(location: string, opts: { authToken?: string } = {}): Promise<Database> {
+  const url = toUrl(location);
+  const local = url.startsWith("file:");
+  if (local) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
+  // `timeout` is libSQL's busy timeout (ms) on every pooled connection: a server node and
+  // its worker processes share the file, and writers wait for each other instead of failing.
+  const client = createClient({ url, authToken: opts.authToken, timeout: 10_000 });
+  if (local) {
+    // WAL lets readers proceed during a write; NORMAL sync is durable across process
+    // crashes (only an OS crash can lose the last commits), which is the right trade on a gateway.
+    await client.execute("PRAGMA journal_mode=WAL");
+    await client.execute("PRAGMA synchronous=NORMAL");
+  }
+  await client.execute("PRAGMA foreign_keys=ON");
+  return { client, db: drizzle(client, { schema }), url, close: () => client.close() };
+}
+
+function toUrl(location: string): string {
+  if (location === ":memory:") return "file::memory:";
+  if (/^(file|libsql|https?|wss?):/.test(location)) return location;
+  return `file:${resolve(location)}`;
+}

@@ -1,0 +1,104 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { AppError } from "../errors.ts";
+import type { AppEnv, Platform } from "../platform.ts";
+import { requirePermission } from "./guard.ts";
+import { json, NameParam, problem } from "./schemas.ts";
+
+const FunctionSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    permission: z.string(),
+    timeoutMs: z.number().optional(),
+    retries: z.number().optional(),
+    input: z.unknown(),
+    output: z.unknown(),
+    routes: z.string().optional(),
+  })
+  .openapi("Function");
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/functions",
+  summary: "The catalogue: every function with its input/output JSON schema",
+  responses: { 200: json(z.object({ functions: z.array(FunctionSchema) }), "The catalogue") },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/functions/{name}",
+  summary: "One function of the catalogue",
+  request: { params: NameParam },
+  responses: { 200: json(FunctionSchema, "The function"), 404: problem("No such function") },
+});
+
+const invokeRoute = createRoute({
+  method: "post",
+  path: "/v1/functions/{name}/invoke",
+  summary: "Invoke a function; the body is its input",
+  description:
+    "Synchronous by default: answers with the output. `?mode=async` enqueues it and answers 202 with the invocation id and a Location header. An `Idempotency-Key` header makes a repeated request return the first result instead of running twice.",
+  request: {
+    params: NameParam,
+    query: z.object({ mode: z.enum(["sync", "async"]).optional() }),
+    headers: z.object({ "idempotency-key": z.string().max(200).optional() }),
+  },
+  responses: {
+    200: json(
+      z.object({ id: z.string(), function: z.string(), status: z.literal("succeeded"), output: z.unknown(), durationMs: z.number(), replayed: z.boolean().optional() }),
+      "The function's output",
+    ),
+    202: json(z.object({ id: z.string(), status: z.literal("queued"), location: z.string() }), "Queued"),
+    400: problem("Malformed JSON"),
+    403: problem("The caller may not invoke this function"),
+    404: problem("No such function"),
+    413: problem("Body too large"),
+    415: problem("Body is not JSON"),
+    422: problem("Input does not match the function's schema"),
+    502: problem("The function returned output that breaks its own schema"),
+    504: problem("The function timed out"),
+  },
+});
+
+export function functionRoutes(platform: Platform) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.openapi(listRoute, (c) => {
+    requirePermission(c, "functions:list");
+    const functions = platform.catalogue.list().map((fn) => platform.catalogue.describe(fn));
+    return c.json({ functions: functions as z.infer<typeof FunctionSchema>[] }, 200);
+  });
+  app.openapi(getRoute, (c) => {
+    requirePermission(c, "functions:list");
+    const fn = platform.catalogue.require(c.req.param("name"));
+    return c.json(platform.catalogue.describe(fn) as z.infer<typeof FunctionSchema>, 200);
+  });
+  // The hot path: parameters are read directly rather than through validators, the body
+  // was parsed once by the jsonBody middleware.
+  app.openapi(invokeRoute, async (c) => {
+    const name = c.req.param("name");
+    const mode = c.req.query("mode") ?? "sync";
+    const idempotencyKey = c.req.header("idempotency-key") || undefined;
+    if (idempotencyKey && idempotencyKey.length > 200) {
+      throw new AppError(400, "IDEMPOTENCY_KEY_INVALID", "The Idempotency-Key header must be at most 200 characters.");
+    }
+    const req = {
+      function: name,
+      input: c.get("body"),
+      principal: c.get("principal"),
+      trigger: "http" as const,
+      idempotencyKey,
+      signal: c.req.raw.signal,
+    };
+    if (mode === "async") {
+      const { id } = await platform.invoker.enqueue(req);
+      const location = `/v1/invocations/${id}`;
+      c.header("Location", location);
+      return c.json({ id, status: "queued" as const, location }, 202);
+    }
+    if (mode !== "sync") throw new AppError(400, "MODE_INVALID", `mode must be "sync" or "async", not "${mode.slice(0, 40)}".`);
+    const result = await platform.invoker.invoke(req);
+    c.header("X-Invocation-Id", result.id);
+    return c.json(result, 200);
+  });
+  return app;
+}

@@ -1,0 +1,97 @@
+import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { type InvocationRow, invocations } from "../../schema/index.ts";
+import type { Db } from "../db.ts";
+import { GroupCommit } from "./group-commit.ts";
+
+export type InvocationStatus = "queued" | "running" | "succeeded" | "failed" | "dead" | "cancelled";
+export const INVOCATION_STATUSES: InvocationStatus[] = ["queued", "running", "succeeded", "failed", "dead", "cancelled"];
+export type NewInvocation = typeof invocations.$inferInsert;
+
+export interface ListFilter {
+  function?: string;
+  status?: InvocationStatus;
+  /** id cursor: rows older than this one (ids are UUIDv7, so they sort by time) */
+  before?: string;
+  limit?: number;
+}
+
+/** Reads and writes of the `invocations` table. */
+export class InvocationStore {
+  private readonly finished: GroupCommit<NewInvocation>;
+
+  constructor(private readonly db: Db) {
+    // Finished sync invocations are written in groups: every request still waits for its
+    // row to be committed, but concurrent requests share one INSERT and one fsync.
+    this.finished = new GroupCommit(async (rows) => {
+      await this.db.insert(invocations).values(rows);
+    });
+  }
+
+  /** Writes a finished invocation that had no row yet; resolves once it is committed. */
+  recordFinished(row: NewInvocation): Promise<void> {
+    return this.finished.add(row);
+  }
+
+  async insert(row: NewInvocation): Promise<void> {
+    await this.db.insert(invocations).values(row);
+  }
+
+  /**
+   * Inserts the row unless (function, idempotency key) exists already. Returns the existing
+   * row when it does, so the caller can replay the first result instead of running twice.
+   */
+  async insertIdempotent(row: NewInvocation): Promise<InvocationRow | undefined> {
+    const inserted = await this.db
+      .insert(invocations)
+      .values(row)
+      .onConflictDoNothing({ target: [invocations.function, invocations.idempotencyKey] })
+      .returning({ id: invocations.id });
+    if (inserted.length > 0) return undefined;
+    return this.db.query.invocations.findFirst({
+      where: and(eq(invocations.function, row.function), eq(invocations.idempotencyKey, row.idempotencyKey!)),
+    });
+  }
+
+  /** Creates the row of a running sync invocation, or refreshes its progress. */
+  async upsertRunning(row: NewInvocation): Promise<void> {
+    await this.db
+      .insert(invocations)
+      .values(row)
+      .onConflictDoUpdate({ target: invocations.id, set: { progress: row.progress } });
+  }
+
+  async update(id: string, fields: Partial<NewInvocation>): Promise<void> {
+    await this.db.update(invocations).set(fields).where(eq(invocations.id, id));
+  }
+
+  /** Updates only when the row is in one of the given states; returns whether it did. */
+  async transition(id: string, from: InvocationStatus[], fields: Partial<NewInvocation>): Promise<boolean> {
+    const res = await this.db
+      .update(invocations)
+      .set(fields)
+      .where(and(eq(invocations.id, id), sql`${invocations.status} in ${from}`));
+    return res.rowsAffected > 0;
+  }
+
+  get(id: string): Promise<InvocationRow | undefined> {
+    return this.db.query.invocations.findFirst({ where: eq(invocations.id, id) });
+  }
+
+  list(filter: ListFilter = {}): Promise<InvocationRow[]> {
+    const conds = [];
+    if (filter.function) conds.push(eq(invocations.function, filter.function));
+    if (filter.status) conds.push(eq(invocations.status, filter.status));
+    if (filter.before) conds.push(lt(invocations.id, filter.before));
+    return this.db
+      .select()
+      .from(invocations)
+      .where(conds.length ? and(...conds) : undefined)
+      .orderBy(desc(invocations.id))
+      .limit(Math.min(Math.max(filter.limit ?? 50, 1), 500));
+  }
+
+  /** Waits for grouped writes still in flight (shutdown). */
+  flush(): Promise<void> {
+    return this.finished.drain();
+  }
+}

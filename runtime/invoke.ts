@@ -1,0 +1,377 @@
+import type { InvocationRow } from "../schema/index.ts";
+import type { Principal } from "./auth/principal.ts";
+import { canInvoke } from "./auth/rbac.ts";
+import type { Catalogue } from "./catalogue.ts";
+import type { Db } from "./db.ts";
+import { AppError, serializeError } from "./errors.ts";
+import type { AnyFunction, FunctionContext, NodeInfo } from "./function.ts";
+import { uuidv7 } from "./ids.ts";
+import { isPermanent, parseInput, runHandler } from "./invocations/execute.ts";
+import type { InvocationStore, NewInvocation } from "./invocations/store.ts";
+import type { LLM } from "./llm/types.ts";
+import type { Logger } from "./log.ts";
+import type { ActiveJob, Queue, Trigger } from "./queue/types.ts";
+import type { StateStore } from "./state.ts";
+import type { RuntimeMetrics } from "./telemetry/metrics.ts";
+import { withSpan } from "./telemetry/tracing.ts";
+
+export interface InvokeRequest {
+  function: string;
+  input: unknown;
+  principal: Principal;
+  trigger: Trigger;
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+  /** nesting depth of ctx.invoke calls; guards against agents calling each other forever */
+  depth?: number;
+}
+
+export interface InvocationResult {
+  id: string;
+  function: string;
+  status: "succeeded";
+  output: unknown;
+  durationMs: number;
+  /** true when an Idempotency-Key matched an earlier invocation and its result was returned */
+  replayed?: boolean;
+}
+
+/** What observers (audit log, sync outbox, ...) learn about each finished attempt. */
+export interface FinishedInvocation {
+  id: string;
+  function: string;
+  trigger: Trigger;
+  principal: Principal;
+  status: string;
+  durationMs: number;
+  error?: { code: string; message: string };
+  input?: unknown;
+}
+
+export interface InvokerDeps {
+  db: Db;
+  catalogue: Catalogue;
+  store: InvocationStore;
+  queue: Queue;
+  state: StateStore;
+  llm: LLM;
+  node: () => NodeInfo;
+  log: Logger;
+  /** base of the exponential backoff between attempts of async invocations */
+  retryBackoffMs?: number;
+  metrics: RuntimeMetrics;
+  onFinished?: (event: FinishedInvocation) => Promise<void> | void;
+}
+
+const MAX_DEPTH = 8;
+const DEFAULT_BACKOFF_MS = 1000;
+
+/**
+ * The ONE invocation path. HTTP, queue jobs, workflows, triggers and ctx.invoke all come
+ * through here: authorize → validate input → run with timeout → validate output → record.
+ */
+export class Invoker {
+  constructor(private readonly deps: InvokerDeps) {}
+
+  /** Runs a function now and returns its output; throws an AppError on failure. */
+  async invoke(req: InvokeRequest): Promise<InvocationResult> {
+    const fn = this.authorize(req);
+    const id = uuidv7();
+    const startedAt = Date.now();
+    const base: NewInvocation = {
+      id,
+      function: fn.name,
+      trigger: req.trigger,
+      status: "running",
+      attempt: 1,
+      maxAttempts: 1,
+      principal: req.principal.id,
+      nodeId: this.deps.node().id,
+      startedAt,
+      idempotencyKey: req.idempotencyKey,
+    };
+    let rowExists = false;
+    if (req.idempotencyKey) {
+      const earlier = await this.deps.store.insertIdempotent(base);
+      if (earlier) return replay(earlier);
+      rowExists = true;
+    }
+    return withSpan("invoke", { "sutazai.function": fn.name, "sutazai.trigger": req.trigger }, async () => {
+      let output: unknown;
+      let failure: unknown;
+      try {
+        const input = parseInput(fn, req.input);
+        output = await runHandler(
+          fn,
+          input,
+          this.context(fn, id, req, () => {
+            rowExists = true;
+          }),
+          req.signal,
+        );
+      } catch (err) {
+        failure = err;
+      }
+      const finishedAt = Date.now();
+      const durationMs = finishedAt - startedAt;
+      const error = failure === undefined ? undefined : serializeError(failure);
+      const final = {
+        status: failure === undefined ? "succeeded" : "failed",
+        output: failure === undefined ? JSON.stringify(output) : null,
+        error: error ? JSON.stringify(error) : null,
+        finishedAt,
+        durationMs,
+      };
+      if (rowExists) await this.deps.store.update(id, final);
+      else await this.deps.store.recordFinished({ ...base, ...final });
+      await this.finished(fn, req, id, final.status, durationMs, error);
+      if (failure !== undefined) throw withInvocationId(failure, id);
+      return { id, function: fn.name, status: "succeeded" as const, output, durationMs };
+    });
+  }
+
+  /** Validates and queues an invocation; a worker runs it later through runJob(). */
+  async enqueue(req: InvokeRequest & { delayMs?: number }): Promise<{ id: string; existing: boolean }> {
+    const fn = this.authorize(req);
+    parseInput(fn, req.input); // reject bad input now, not after a retry cycle
+    const id = uuidv7();
+    const maxAttempts = (fn.retries ?? 0) + 1;
+    const row: NewInvocation = {
+      id,
+      function: fn.name,
+      trigger: req.trigger,
+      status: "queued",
+      attempt: 0,
+      maxAttempts,
+      input: JSON.stringify(req.input ?? null),
+      principal: req.principal.id,
+      nodeId: this.deps.node().id,
+      queuedAt: Date.now(),
+      idempotencyKey: req.idempotencyKey,
+    };
+    if (req.idempotencyKey) {
+      const earlier = await this.deps.store.insertIdempotent(row);
+      if (earlier) return { id: earlier.id, existing: true };
+    } else {
+      await this.deps.store.insert(row);
+    }
+    await withSpan("queue.enqueue", { "sutazai.function": fn.name }, () =>
+      this.deps.queue.enqueue(
+        {
+          invocationId: id,
+          function: fn.name,
+          input: req.input,
+          principal: req.principal,
+          trigger: req.trigger,
+          idempotencyKey: req.idempotencyKey,
+        },
+        { id, maxAttempts, backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS, delayMs: req.delayMs },
+      ),
+    );
+    return { id, existing: false };
+  }
+
+  /** The queue worker's handler. Throws to ask the queue for a retry. */
+  runJob = async (job: ActiveJob): Promise<void> => {
+    const { payload } = job;
+    const id = payload.invocationId;
+    const row = await this.deps.store.get(id);
+    if (!row || ["succeeded", "failed", "cancelled"].includes(row.status)) return; // duplicate delivery
+    const startedAt = Date.now();
+    await this.deps.store.update(id, { status: "running", attempt: job.attempt, startedAt, error: null });
+    const req: InvokeRequest = { ...payload, signal: job.signal };
+    await withSpan("queue.run", { "sutazai.function": payload.function, "sutazai.attempt": job.attempt }, async () => {
+      try {
+        const fn = this.authorize(req); // the principal travels with the job: re-checked at run time
+        const input = parseInput(fn, payload.input);
+        const output = await runHandler(fn, input, this.context(fn, id, req), job.signal);
+        const finishedAt = Date.now();
+        await this.deps.store.update(id, {
+          status: "succeeded",
+          output: JSON.stringify(output),
+          finishedAt,
+          durationMs: finishedAt - startedAt,
+        });
+        await this.finished(fn, req, id, "succeeded", finishedAt - startedAt);
+      } catch (err) {
+        const finishedAt = Date.now();
+        const error = serializeError(err);
+        const permanent = isPermanent(err);
+        const last = job.attempt >= job.maxAttempts;
+        const status = permanent ? "failed" : last ? "dead" : "queued";
+        await this.deps.store.update(id, {
+          status,
+          error: JSON.stringify(error),
+          finishedAt: status === "queued" ? null : finishedAt,
+          durationMs: finishedAt - startedAt,
+        });
+        const fn = this.deps.catalogue.get(payload.function);
+        if (fn) await this.finished(fn, req, id, status, finishedAt - startedAt, error);
+        if (!permanent) throw err;
+      }
+    });
+  };
+
+  /** Cancels a queued invocation. Running or finished ones cannot be cancelled. */
+  async cancel(id: string): Promise<InvocationRow> {
+    const row = await this.requireRow(id);
+    if (row.status !== "queued") {
+      throw new AppError(409, "INVOCATION_NOT_CANCELLABLE", `Invocation ${id} is ${row.status}; only queued ones can be cancelled.`);
+    }
+    await this.deps.queue.cancel(id);
+    // The row decides: a worker that picked the job up meanwhile sees "cancelled" and skips it.
+    const ok = await this.deps.store.transition(id, ["queued"], { status: "cancelled", finishedAt: Date.now() });
+    if (!ok) throw new AppError(409, "INVOCATION_NOT_CANCELLABLE", `Invocation ${id} started before it could be cancelled.`);
+    return (await this.deps.store.get(id))!;
+  }
+
+  /** Puts a dead invocation back on the queue with a fresh set of attempts. */
+  async redrive(id: string): Promise<InvocationRow> {
+    const row = await this.requireRow(id);
+    if (row.status !== "dead") {
+      throw new AppError(409, "INVOCATION_NOT_DEAD", `Invocation ${id} is ${row.status}; only dead ones can be re-driven.`);
+    }
+    await this.deps.store.update(id, { status: "queued", attempt: 0, queuedAt: Date.now(), finishedAt: null });
+    const requeued = await this.deps.queue.redrive(id);
+    if (!requeued) {
+      // The queue lost the job (e.g. removed by retention): enqueue it again from the row.
+      const fn = this.deps.catalogue.require(row.function);
+      await this.deps.queue.enqueue(
+        {
+          invocationId: id,
+          function: row.function,
+          input: row.input ? JSON.parse(row.input) : null,
+          principal: { id: row.principal ?? "system", role: "admin", via: "system" },
+          trigger: row.trigger as Trigger,
+        },
+        { id, maxAttempts: (fn.retries ?? 0) + 1, backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS },
+      );
+    }
+    return (await this.deps.store.get(id))!;
+  }
+
+  /** A context for a function's own REST routes (/fn/<name>/*); not recorded as an invocation. */
+  contextFor(fn: AnyFunction, principal: Principal, signal: AbortSignal): FunctionContext {
+    const req: InvokeRequest = { function: fn.name, input: undefined, principal, trigger: "http", signal };
+    return { ...this.context(fn, uuidv7(), req), signal };
+  }
+
+  private async requireRow(id: string): Promise<InvocationRow> {
+    const row = await this.deps.store.get(id);
+    if (!row) throw new AppError(404, "INVOCATION_NOT_FOUND", `No invocation with id "${id.slice(0, 80)}".`);
+    return row;
+  }
+
+  private authorize(req: InvokeRequest): AnyFunction {
+    const fn = this.deps.catalogue.require(req.function);
+    if (!canInvoke(req.principal, fn)) {
+      throw new AppError(403, "FORBIDDEN", `Your credential (role ${req.principal.role}) may not invoke "${fn.name}".`);
+    }
+    if ((req.depth ?? 0) > MAX_DEPTH) {
+      throw new AppError(422, "INVOKE_DEPTH_EXCEEDED", `Functions called each other more than ${MAX_DEPTH} levels deep.`);
+    }
+    return fn;
+  }
+
+  private context(fn: AnyFunction, id: string, req: InvokeRequest, onRowCreated?: () => void): Omit<FunctionContext, "signal"> {
+    const { deps } = this;
+    return {
+      invocationId: id,
+      db: deps.db,
+      state: deps.state,
+      llm: deps.llm,
+      principal: req.principal,
+      node: deps.node(),
+      log: deps.log.child({ fn: fn.name, invocation: id }),
+      invoke: async <T>(name: string, input: unknown) => {
+        const result = await this.invoke({
+          function: name,
+          input,
+          principal: req.principal,
+          trigger: "function",
+          signal: req.signal,
+          depth: (req.depth ?? 0) + 1,
+        });
+        return result.output as T;
+      },
+      progress: async (progress) => {
+        const json = JSON.stringify(progress);
+        if (onRowCreated) {
+          // A sync invocation has no row until it ends; progress makes it visible early.
+          await deps.store.upsertRunning({
+            id,
+            function: fn.name,
+            trigger: req.trigger,
+            status: "running",
+            attempt: 1,
+            principal: req.principal.id,
+            nodeId: deps.node().id,
+            startedAt: Date.now(),
+            progress: json,
+          });
+          onRowCreated();
+        } else {
+          await deps.store.update(id, { progress: json });
+        }
+      },
+    };
+  }
+
+  private async finished(
+    fn: AnyFunction,
+    req: InvokeRequest,
+    id: string,
+    status: string,
+    durationMs: number,
+    error?: { code: string; message: string },
+  ): Promise<void> {
+    this.deps.metrics.invocations.inc({ function: fn.name, status });
+    this.deps.metrics.duration.observe({ function: fn.name }, durationMs / 1000);
+    await this.deps.onFinished?.({
+      id,
+      function: fn.name,
+      trigger: req.trigger,
+      principal: req.principal,
+      status,
+      durationMs,
+      error: error && { code: error.code, message: error.message },
+      input: fn.auditInput ? req.input : undefined,
+    });
+  }
+}
+
+function replay(row: InvocationRow): InvocationResult {
+  if (row.status === "succeeded") {
+    return {
+      id: row.id,
+      function: row.function,
+      status: "succeeded",
+      output: row.output ? JSON.parse(row.output) : null,
+      durationMs: row.durationMs ?? 0,
+      replayed: true,
+    };
+  }
+  if (row.status === "failed" || row.status === "dead") {
+    const e = row.error ? JSON.parse(row.error) : { status: 500, code: "FUNCTION_ERROR", message: "failed" };
+    throw withInvocationId(new AppError(e.status ?? 500, e.code, e.message), row.id);
+  }
+  throw new AppError(
+    409,
+    "IDEMPOTENCY_IN_PROGRESS",
+    `An invocation with this Idempotency-Key is ${row.status} (id ${row.id}); retry later for its result.`,
+    { headers: { "Retry-After": "1", "X-Invocation-Id": row.id } },
+  );
+}
+
+function withInvocationId(err: unknown, id: string): unknown {
+  if (err instanceof AppError) {
+    return new AppError(err.status, err.code, err.message, {
+      title: err.title,
+      errors: err.errors,
+      headers: { ...err.headers, "X-Invocation-Id": id },
+      cause: err.cause,
+    });
+  }
+  const e = serializeError(err);
+  return new AppError(500, e.code, `The function failed: ${e.message}`, { headers: { "X-Invocation-Id": id }, cause: err });
+}

@@ -1,0 +1,2 @@
+export type { ChatMessage, LLM, LLMCallOptions } from "./types.ts";
+export { unconfiguredLLM } from "./unconfigured.ts";

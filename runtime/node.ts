@@ -1,0 +1,128 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type RouteGroup, createApp } from "./app.ts";
+import { SYSTEM_PRINCIPAL } from "./auth/principal.ts";
+import { Catalogue } from "./catalogue.ts";
+import type { Config } from "./config.ts";
+import { type Database, openDatabase } from "./db.ts";
+import type { AnyFunction, NodeInfo } from "./function.ts";
+import { InvocationStore } from "./invocations/store.ts";
+import { type FinishedInvocation, Invoker } from "./invoke.ts";
+import type { LLM } from "./llm/types.ts";
+import { unconfiguredLLM } from "./llm/unconfigured.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { applyMigrations } from "./migrate.ts";
+import { loadNodeId } from "./node-identity.ts";
+import type { AppEnv, Authenticate, Platform, ReadinessCheck } from "./platform.ts";
+import type { Queue, QueueWorker } from "./queue/types.ts";
+import { createStateStore } from "./state.ts";
+import { createRuntimeMetrics } from "./telemetry/metrics.ts";
+
+export interface NodeOptions {
+  config: Config;
+  functions: AnyFunction[];
+  /** the queue backend; deploy/server passes bullmq, deploy/edge the local one */
+  queue: (database: Database) => Queue | Promise<Queue>;
+  llm?: LLM;
+  log?: Logger;
+  /** defaults to letting every caller in as the system principal (auth layer replaces it) */
+  authenticate?: Authenticate;
+  routes?: RouteGroup[];
+  readiness?: ReadinessCheck[];
+  onFinished?: (event: FinishedInvocation) => Promise<void> | void;
+}
+
+export interface RuntimeNode {
+  platform: Platform;
+  app: OpenAPIHono<AppEnv>;
+  /** starts consuming the queue in this process */
+  startWorker(): QueueWorker;
+  /** finishes or releases in-flight work, then closes the queue and the database */
+  close(): Promise<void>;
+}
+
+/**
+ * Assembles one node: database (migrated), queue, catalogue, invoker and HTTP app. Same code
+ * on edge and server; deploy/* chooses the queue backend and how to listen.
+ */
+export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger(config.logLevel, { role: config.role });
+  const database = await openDatabase(config.dbUrl, { authToken: config.dbAuthToken });
+  let queue: Queue | undefined;
+  try {
+    await applyMigrations(database);
+    const nodeId = await loadNodeId(database.db);
+    queue = await opts.queue(database);
+    const catalogue = new Catalogue(opts.functions);
+    const invocations = new InvocationStore(database.db);
+    const state = createStateStore(database.db);
+    const llm = opts.llm ?? unconfiguredLLM();
+    const metrics = createRuntimeMetrics();
+    const nodeInfo: NodeInfo = { id: nodeId, role: config.role === "edge" ? "edge" : "server", online: true };
+    const node = () => nodeInfo;
+    const invoker = new Invoker({
+      db: database.db,
+      catalogue,
+      store: invocations,
+      queue,
+      state,
+      llm,
+      node,
+      log,
+      metrics,
+      retryBackoffMs: config.retryBackoffMs,
+      onFinished: opts.onFinished,
+    });
+    const q = queue;
+    metrics.registry.gauge("sutazai_queue_jobs", "Jobs in the queue by state", async () => {
+      const counts = await q.counts();
+      return Object.entries(counts).map(([state, n]) => [{ state }, n]);
+    });
+    const readiness: ReadinessCheck[] = [
+      { name: "db", critical: true, check: async () => void (await database.client.execute("SELECT 1")) },
+      { name: "queue", critical: true, check: async () => (await q.ping(), { backend: q.kind }) },
+      {
+        name: "llm",
+        critical: false,
+        check: async () => (llm.provider === "none" ? { provider: "none" } : (await llm.ping(), { provider: llm.provider })),
+      },
+      ...(opts.readiness ?? []),
+    ];
+    const platform: Platform = {
+      config,
+      database,
+      catalogue,
+      invoker,
+      invocations,
+      queue,
+      state,
+      llm,
+      metrics,
+      log,
+      node,
+      authenticate: opts.authenticate ?? (() => SYSTEM_PRINCIPAL),
+      readiness,
+    };
+    const app = createApp(platform, opts.routes);
+    const workers: QueueWorker[] = [];
+    return {
+      platform,
+      app,
+      startWorker() {
+        const worker = q.process(invoker.runJob, { concurrency: config.concurrency });
+        workers.push(worker);
+        return worker;
+      },
+      async close() {
+        await Promise.all(workers.map((w) => w.close(config.shutdownGraceMs)));
+        await invocations.flush();
+        await q.close();
+        database.close();
+      },
+    };
+  } catch (err) {
+    await queue?.close().catch(() => {});
+    database.close();
+    throw err;
+  }
+}

@@ -1,0 +1,47 @@
+import type { Context } from "hono";
+import type { Principal } from "./auth/principal.ts";
+import type { Catalogue } from "./catalogue.ts";
+import type { Config } from "./config.ts";
+import type { Database } from "./db.ts";
+import type { NodeInfo } from "./function.ts";
+import type { InvocationStore } from "./invocations/store.ts";
+import type { Invoker } from "./invoke.ts";
+import type { LLM } from "./llm/types.ts";
+import type { Logger } from "./log.ts";
+import type { Queue } from "./queue/types.ts";
+import type { StateStore } from "./state.ts";
+import type { RuntimeMetrics } from "./telemetry/metrics.ts";
+
+/** A named readiness check; `critical` ones make /readyz answer 503 when they fail. */
+export interface ReadinessCheck {
+  name: string;
+  critical: boolean;
+  check(): Promise<Record<string, unknown> | void>;
+}
+
+/** Turns a request into a principal, or throws 401. Replaced by the auth layer. */
+export type Authenticate = (c: Context<AppEnv>) => Promise<Principal> | Principal;
+
+/** Everything the HTTP layer needs; assembled by runtime/node.ts. */
+export interface Platform {
+  config: Config;
+  database: Database;
+  catalogue: Catalogue;
+  invoker: Invoker;
+  invocations: InvocationStore;
+  queue: Queue;
+  state: StateStore;
+  llm: LLM;
+  metrics: RuntimeMetrics;
+  log: Logger;
+  node: () => NodeInfo;
+  authenticate: Authenticate;
+  readiness: ReadinessCheck[];
+}
+
+export interface AppEnv {
+  Variables: {
+    principal: Principal;
+    body: unknown;
+  };
+}

@@ -1,0 +1,5 @@
+export { invocations, type InvocationRow } from "./invocations.ts";
+export { jobs, type JobRow } from "./jobs.ts";
+export { nodeMeta } from "./node-meta.ts";
+export { state } from "./state.ts";
+export { telemetryReadings } from "./telemetry.ts";

@@ -22,6 +22,12 @@ export interface Config {
   logLevel: LogLevel;
   serverUrl?: string;
   serverKey?: string;
+  adminKey?: string;
+  metricsPublic: boolean;
+  corsOrigins: string[];
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
+  tokenTtlSec: number;
   llmProvider: "none" | "ollama" | "embedded";
   llmModel?: string;
   ollamaHost: string;
@@ -55,6 +61,12 @@ export const OPTIONS: OptionSpec[] = [
   { key: "logLevel", flag: "--log-level", env: "SUTAZAI_LOG_LEVEL", help: "debug, info, warn, error or silent", default: "info" },
   { key: "serverUrl", flag: "--server-url", env: "SUTAZAI_SERVER_URL", help: "edge: the central server to sync with" },
   { key: "serverKey", flag: "--server-key", env: "SUTAZAI_SERVER_KEY", help: "edge: a `node` key from the server (or SUTAZAI_SERVER_KEY_FILE)", secret: true },
+  { key: "adminKey", flag: "--admin-key", env: "SUTAZAI_ADMIN_KEY", help: "bootstrap admin secret instead of a generated <data-dir>/admin.key (or SUTAZAI_ADMIN_KEY_FILE)", secret: true },
+  { key: "metricsPublic", flag: "--metrics-public", env: "SUTAZAI_METRICS_PUBLIC", help: "serve /metrics without a credential (true/false)", default: "false", boolean: true },
+  { key: "corsOrigins", flag: "--cors-origins", env: "SUTAZAI_CORS_ORIGINS", help: "comma-separated origins allowed by CORS; empty = CORS off", default: "" },
+  { key: "rateLimitPerSec", flag: "--rate-limit", env: "SUTAZAI_RATE_LIMIT", help: "requests per second per credential (token bucket refill)", default: "1000" },
+  { key: "rateLimitBurst", flag: "--rate-burst", env: "SUTAZAI_RATE_BURST", help: "token bucket size per credential", default: "2000" },
+  { key: "tokenTtlSec", flag: "--token-ttl", env: "SUTAZAI_TOKEN_TTL", help: "lifetime of JWTs from /v1/auth/token, seconds", default: "900" },
   { key: "llmProvider", flag: "--llm-provider", env: "SUTAZAI_LLM_PROVIDER", help: "none, ollama or embedded", default: "none" },
   { key: "llmModel", flag: "--llm-model", env: "SUTAZAI_LLM_MODEL", help: "model name (ollama) or GGUF path (embedded)" },
   { key: "ollamaHost", flag: "--ollama-host", env: "OLLAMA_HOST", help: "Ollama daemon URL", default: "http://127.0.0.1:11434" },
@@ -115,6 +127,12 @@ export function loadConfig(
     logLevel,
     serverUrl: serverUrl?.replace(/\/+$/, ""),
     serverKey: get("serverKey"),
+    adminKey: get("adminKey"),
+    metricsPublic: bool(get("metricsPublic"), false, "--metrics-public / SUTAZAI_METRICS_PUBLIC"),
+    corsOrigins: (get("corsOrigins") ?? "").split(",").map((o) => o.trim()).filter(Boolean),
+    rateLimitPerSec: int(get("rateLimitPerSec"), 1000, "--rate-limit / SUTAZAI_RATE_LIMIT", 1, 1_000_000),
+    rateLimitBurst: int(get("rateLimitBurst"), 2000, "--rate-burst / SUTAZAI_RATE_BURST", 1, 10_000_000),
+    tokenTtlSec: int(get("tokenTtlSec"), 900, "--token-ttl / SUTAZAI_TOKEN_TTL", 30, 86_400),
     llmProvider,
     llmModel: get("llmModel"),
     ollamaHost: get("ollamaHost") ?? "http://127.0.0.1:11434",

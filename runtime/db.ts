@@ -24,15 +24,31 @@ export async function openDatabase(location: string, opts: { authToken?: string 
   if (local) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
   // `timeout` is libSQL's busy timeout (ms) on every pooled connection: a server node and
   // its worker processes share the file, and writers wait for each other instead of failing.
-  const client = createClient({ url, authToken: opts.authToken, timeout: 10_000 });
+  const client = createClient({ url, authToken: opts.authToken, timeout: 10_000, concurrency: POOL_SIZE });
   if (local) {
     // WAL lets readers proceed during a write; NORMAL sync is durable across process
     // crashes (only an OS crash can lose the last commits), which is the right trade on a gateway.
     await client.execute("PRAGMA journal_mode=WAL");
-    await client.execute("PRAGMA synchronous=NORMAL");
+    await tuneEveryConnection(client);
+  } else {
+    await client.execute("PRAGMA foreign_keys=ON");
   }
-  await client.execute("PRAGMA foreign_keys=ON");
   return { client, db: drizzle(client, { schema }), url, close: () => client.close() };
+}
+
+/** The client's pool size; small, since SQLite has one writer anyway. */
+const POOL_SIZE = 4;
+
+/**
+ * Per-connection pragmas must reach every pooled connection, but the client opens them
+ * lazily and offers no hook. Statements issued together each borrow a connection before
+ * any is returned, so POOL_SIZE concurrent PRAGMAs open and tune every connection; the
+ * pool keeps them for reuse.
+ */
+async function tuneEveryConnection(client: Client): Promise<void> {
+  const all = (sql: string) => Promise.all(Array.from({ length: POOL_SIZE }, () => client.execute(sql)));
+  await all("PRAGMA synchronous=NORMAL");
+  await all("PRAGMA foreign_keys=ON");
 }
 
 function toUrl(location: string): string {

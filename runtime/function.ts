@@ -46,6 +46,8 @@ export interface FunctionDefinition<I extends z.ZodType = z.ZodType, O extends z
   timeoutMs?: number;
   /** extra attempts for async invocations after the first fails */
   retries?: number;
+  /** most invocations of this function running at once on one node (over it: 429) */
+  concurrency?: number;
   /** record the raw input in the audit log (off by default: privacy) */
   auditInput?: boolean;
   handler(input: z.output<I>, ctx: FunctionContext): Promise<z.input<O>> | z.input<O>;

@@ -6,6 +6,7 @@ import type { Db } from "./db.ts";
 import { AppError, serializeError } from "./errors.ts";
 import type { AnyFunction, FunctionContext, NodeInfo } from "./function.ts";
 import { uuidv7 } from "./ids.ts";
+import type { ConcurrencyLimits } from "./invocations/concurrency.ts";
 import { isPermanent, parseInput, runHandler } from "./invocations/execute.ts";
 import type { InvocationStore, NewInvocation } from "./invocations/store.ts";
 import type { LLM } from "./llm/types.ts";
@@ -57,6 +58,8 @@ export interface InvokerDeps {
   llm: LLM;
   node: () => NodeInfo;
   log: Logger;
+  /** per-function caps on invocations running at once */
+  limits?: ConcurrencyLimits;
   /** base of the exponential backoff between attempts of async invocations */
   retryBackoffMs?: number;
   metrics: RuntimeMetrics;
@@ -99,7 +102,9 @@ export class Invoker {
     return withSpan("invoke", { "sutazai.function": fn.name, "sutazai.trigger": req.trigger }, async () => {
       let output: unknown;
       let failure: unknown;
+      let release: (() => void) | undefined;
       try {
+        release = this.deps.limits?.acquire(fn.name);
         const input = parseInput(fn, req.input);
         output = await runHandler(
           fn,
@@ -111,6 +116,8 @@ export class Invoker {
         );
       } catch (err) {
         failure = err;
+      } finally {
+        release?.();
       }
       const finishedAt = Date.now();
       const durationMs = finishedAt - startedAt;
@@ -181,8 +188,10 @@ export class Invoker {
     await this.deps.store.update(id, { status: "running", attempt: job.attempt, startedAt, error: null });
     const req: InvokeRequest = { ...payload, signal: job.signal };
     await withSpan("queue.run", { "sutazai.function": payload.function, "sutazai.attempt": job.attempt }, async () => {
+      let release: (() => void) | undefined;
       try {
         const fn = this.authorize(req); // the principal travels with the job: re-checked at run time
+        release = this.deps.limits?.acquire(fn.name);
         const input = parseInput(fn, payload.input);
         const output = await runHandler(fn, input, this.context(fn, id, req), job.signal);
         const finishedAt = Date.now();
@@ -208,6 +217,8 @@ export class Invoker {
         const fn = this.deps.catalogue.get(payload.function);
         if (fn) await this.finished(fn, req, id, status, finishedAt - startedAt, error);
         if (!permanent) throw err;
+      } finally {
+        release?.();
       }
     });
   };

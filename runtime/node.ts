@@ -5,6 +5,7 @@ import { Catalogue } from "./catalogue.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db.ts";
 import type { AnyFunction, NodeInfo } from "./function.ts";
+import { ConcurrencyLimits } from "./invocations/concurrency.ts";
 import { InvocationStore } from "./invocations/store.ts";
 import { type FinishedInvocation, Invoker } from "./invoke.ts";
 import type { LLM } from "./llm/types.ts";
@@ -58,6 +59,9 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
     const state = createStateStore(database.db);
     const llm = opts.llm ?? unconfiguredLLM();
     const metrics = createRuntimeMetrics();
+    const limits = new ConcurrencyLimits(
+      Object.fromEntries(opts.functions.filter((f) => f.concurrency).map((f) => [f.name, f.concurrency!])),
+    );
     const nodeInfo: NodeInfo = { id: nodeId, role: config.role === "edge" ? "edge" : "server", online: true };
     const node = () => nodeInfo;
     const invoker = new Invoker({
@@ -71,6 +75,7 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       log,
       metrics,
       retryBackoffMs: config.retryBackoffMs,
+      limits,
       onFinished: opts.onFinished,
     });
     const q = queue;

@@ -3,3 +3,5 @@ export { jobs, type JobRow } from "./jobs.ts";
 export { nodeMeta } from "./node-meta.ts";
 export { state } from "./state.ts";
 export { telemetryReadings } from "./telemetry.ts";
+export { apiKeys, signingKeys, type ApiKeyRow, type SigningKeyRow } from "./auth.ts";
+export { auditLog, type AuditRow } from "./audit.ts";

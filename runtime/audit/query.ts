@@ -1,0 +1,58 @@
+import { and, asc, desc, eq, gt, gte, lt, type SQL } from "drizzle-orm";
+import { type AuditRow, auditLog } from "../../schema/audit.ts";
+import type { Db } from "../db.ts";
+import type { ChainFields } from "./chain.ts";
+
+export interface AuditEntry extends Omit<ChainFields, "details"> {
+  details: Record<string, unknown> | null;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  action?: string;
+  actor?: string;
+  /** ts range in unix ms, [since, until) */
+  since?: number;
+  until?: number;
+  /** seq cursors: `after` pages forward (order asc), `before` pages backward (order desc) */
+  after?: number;
+  before?: number;
+  order?: "asc" | "desc";
+  /** 1..1000, default 100 */
+  limit?: number;
+}
+
+/**
+ * Filtered, keyset-paged reads in seq order; `next` is the cursor for the following page
+ * in the same direction (pass it as `after`, or `before` when paging newest first).
+ */
+export async function queryAudit(
+  db: Db,
+  q: AuditQuery = {},
+): Promise<{ entries: AuditEntry[]; next: number | null }> {
+  const limit = Math.min(Math.max(Math.trunc(q.limit ?? 100), 1), 1000);
+  const order = q.order ?? (q.before !== undefined ? "desc" : "asc");
+  const where: SQL[] = [];
+  if (q.action !== undefined) where.push(eq(auditLog.action, q.action));
+  if (q.actor !== undefined) where.push(eq(auditLog.actor, q.actor));
+  if (q.since !== undefined) where.push(gte(auditLog.ts, q.since));
+  if (q.until !== undefined) where.push(lt(auditLog.ts, q.until));
+  if (q.after !== undefined) where.push(gt(auditLog.seq, q.after));
+  if (q.before !== undefined) where.push(lt(auditLog.seq, q.before));
+  const rows = await db
+    .select()
+    .from(auditLog)
+    .where(and(...where))
+    .orderBy(order === "asc" ? asc(auditLog.seq) : desc(auditLog.seq))
+    .limit(limit + 1);
+  const entries = rows.slice(0, limit).map(toEntry);
+  return { entries, next: rows.length > limit ? entries[entries.length - 1]!.seq : null };
+}
+
+export function toEntry(row: Omit<AuditRow, "seq"> & { seq: number }): AuditEntry {
+  return {
+    ...row,
+    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+  };
+}

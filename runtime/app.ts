@@ -1,21 +1,26 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
+import { RateLimiter } from "./auth/rate-limit.ts";
 import { canInvoke } from "./auth/rbac.ts";
 import { AppError, fieldErrors } from "./errors.ts";
 import type { FunctionEnv } from "./function.ts";
 import { DOCS_HTML } from "./http/docs-page.ts";
 import { errorHandler, notFoundHandler } from "./http/error-handler.ts";
 import { jsonBody } from "./http/json-body.ts";
+import { auditRoutes } from "./http/routes-audit.ts";
+import { authRoutes } from "./http/routes-auth.ts";
 import { functionRoutes } from "./http/routes-functions.ts";
+import { keyRoutes } from "./http/routes-keys.ts";
 import { healthRoutes } from "./http/routes-health.ts";
 import { invocationRoutes } from "./http/routes-invocations.ts";
 import { metricsRoutes } from "./http/routes-metrics.ts";
 import { stateRoutes } from "./http/routes-state.ts";
 import type { AppEnv, Platform } from "./platform.ts";
 
-/** Paths anyone may call: probes, and the API description (it holds no data). */
-const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/openapi.json", "/docs"]);
+/** Paths anyone may call: probes, public keys, and the API description (it holds no data). */
+const PUBLIC_PATHS = ["/healthz", "/readyz", "/openapi.json", "/docs", "/.well-known/jwks.json"];
 
 /** Extra route groups (sync, auth, workflows, ...) that deploy/* mounts next to the platform API. */
 export type RouteGroup = (platform: Platform) => OpenAPIHono<AppEnv>;
@@ -35,11 +40,16 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
   app.onError(errorHandler(platform.log));
   app.notFound(notFoundHandler);
   app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+  // CORS is off unless origins are configured: browsers elsewhere cannot call the API.
+  if (platform.config.corsOrigins.length > 0) {
+    app.use("*", cors({ origin: platform.config.corsOrigins, allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"] }));
+  }
   app.use("*", authenticate(platform));
   app.use("/v1/*", jsonBody(platform.config.bodyLimitBytes));
   app.use("/fn/*", jsonBody(platform.config.bodyLimitBytes));
 
-  for (const group of [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, ...extraRoutes]) {
+  const groups = [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, keyRoutes, authRoutes, auditRoutes];
+  for (const group of [...groups, ...extraRoutes]) {
     app.route("/", group(platform));
   }
   mountFunctionApps(app, platform);
@@ -56,10 +66,16 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
   return app;
 }
 
+/** Every other path needs a credential; each credential gets its own rate-limit bucket. */
 function authenticate(platform: Platform): MiddlewareHandler<AppEnv> {
+  const { config, security } = platform;
+  const open = new Set(config.metricsPublic ? [...PUBLIC_PATHS, "/metrics"] : PUBLIC_PATHS);
+  const limiter = new RateLimiter(config.rateLimitPerSec, config.rateLimitBurst);
   return async (c, next) => {
-    if (PUBLIC_PATHS.has(c.req.path)) return next();
-    c.set("principal", await platform.authenticate(c));
+    if (open.has(c.req.path)) return next();
+    const principal = await security.authenticate(c);
+    limiter.take(principal.id);
+    c.set("principal", principal);
     return next();
   };
 }

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type RouteGroup, createApp } from "./app.ts";
-import { SYSTEM_PRINCIPAL } from "./auth/principal.ts";
+import { bootstrapAdmin, createSecurity } from "./auth/security.ts";
 import { Catalogue } from "./catalogue.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db.ts";
@@ -13,7 +13,8 @@ import { unconfiguredLLM } from "./llm/unconfigured.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { applyMigrations } from "./migrate.ts";
 import { loadNodeId } from "./node-identity.ts";
-import type { AppEnv, Authenticate, Platform, ReadinessCheck } from "./platform.ts";
+import { recordConfig } from "./config-audit.ts";
+import type { AppEnv, Platform, ReadinessCheck } from "./platform.ts";
 import type { Queue, QueueWorker } from "./queue/types.ts";
 import { createStateStore } from "./state.ts";
 import { createRuntimeMetrics } from "./telemetry/metrics.ts";
@@ -25,8 +26,6 @@ export interface NodeOptions {
   queue: (database: Database) => Queue | Promise<Queue>;
   llm?: LLM;
   log?: Logger;
-  /** defaults to letting every caller in as the system principal (auth layer replaces it) */
-  authenticate?: Authenticate;
   routes?: RouteGroup[];
   readiness?: ReadinessCheck[];
   onFinished?: (event: FinishedInvocation) => Promise<void> | void;
@@ -64,6 +63,9 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
     );
     const nodeInfo: NodeInfo = { id: nodeId, role: config.role === "edge" ? "edge" : "server", online: true };
     const node = () => nodeInfo;
+    const security = await createSecurity(database, config, nodeId, log);
+    if (config.role !== "worker") await bootstrapAdmin(security, config, log);
+    await recordConfig(database.db, security.audit, config);
     const invoker = new Invoker({
       db: database.db,
       catalogue,
@@ -76,7 +78,24 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       metrics,
       retryBackoffMs: config.retryBackoffMs,
       limits,
-      onFinished: opts.onFinished,
+      onFinished: async (event) => {
+        // Every invocation is audited; the raw input only when the function opted in.
+        security.audit.record({
+          actor: event.principal.id,
+          role: event.principal.role,
+          action: "invocation",
+          target: event.function,
+          outcome: event.status,
+          details: {
+            invocation: event.id,
+            trigger: event.trigger,
+            durationMs: event.durationMs,
+            ...(event.error ? { error: event.error.code } : {}),
+            ...(event.input !== undefined ? { input: event.input } : {}),
+          },
+        });
+        await opts.onFinished?.(event);
+      },
     });
     const q = queue;
     metrics.registry.gauge("sutazai_queue_jobs", "Jobs in the queue by state", async () => {
@@ -105,7 +124,8 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       metrics,
       log,
       node,
-      authenticate: opts.authenticate ?? (() => SYSTEM_PRINCIPAL),
+      security,
+      limits,
       readiness,
     };
     const app = createApp(platform, opts.routes);
@@ -121,6 +141,8 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       async close() {
         await Promise.all(workers.map((w) => w.close(config.shutdownGraceMs)));
         await invocations.flush();
+        await security.audit.flush();
+        await security.keys.flush();
         await q.close();
         database.close();
       },

@@ -1,9 +1,11 @@
 import type { Context } from "hono";
 import type { Principal } from "./auth/principal.ts";
+import type { Security } from "./auth/security.ts";
 import type { Catalogue } from "./catalogue.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db.ts";
 import type { NodeInfo } from "./function.ts";
+import type { ConcurrencyLimits } from "./invocations/concurrency.ts";
 import type { InvocationStore } from "./invocations/store.ts";
 import type { Invoker } from "./invoke.ts";
 import type { LLM } from "./llm/types.ts";
@@ -19,7 +21,7 @@ export interface ReadinessCheck {
   check(): Promise<Record<string, unknown> | void>;
 }
 
-/** Turns a request into a principal, or throws 401. Replaced by the auth layer. */
+/** Turns a request into a principal, or throws 401. */
 export type Authenticate = (c: Context<AppEnv>) => Promise<Principal> | Principal;
 
 /** Everything the HTTP layer needs; assembled by runtime/node.ts. */
@@ -35,7 +37,8 @@ export interface Platform {
   metrics: RuntimeMetrics;
   log: Logger;
   node: () => NodeInfo;
-  authenticate: Authenticate;
+  security: Security;
+  limits: ConcurrencyLimits;
   readiness: ReadinessCheck[];
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { builtinFunctions } from "../../functions/index.ts";
@@ -11,7 +11,12 @@ import { testFunctions } from "./test-functions.ts";
 
 export interface TestNode extends RuntimeNode {
   dataDir: string;
+  /** the bootstrap admin secret from <data-dir>/admin.key */
+  adminKey: string;
+  /** a request through the app, as admin unless `init.headers` carries its own Authorization */
   request(path: string, init?: RequestInit): Promise<Response>;
+  /** a request with no credential at all */
+  anonymous(path: string, init?: RequestInit): Promise<Response>;
   dispose(): Promise<void>;
 }
 
@@ -37,10 +42,17 @@ export async function startTestNode(
     config,
   });
   if (opts.worker !== false) node.startWorker();
+  const adminKey = readFileSync(join(dataDir, "admin.key"), "utf8").trim();
   return {
     ...node,
     dataDir,
-    request: async (path, init) => node.app.request(path, init),
+    adminKey,
+    request: async (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${adminKey}`);
+      return node.app.request(path, { ...init, headers });
+    },
+    anonymous: async (path, init) => node.app.request(path, init),
     async dispose() {
       await node.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -10,5 +10,17 @@ export function unconfiguredLLM(): LLM {
       "No LLM provider is configured on this node. Set SUTAZAI_LLM_PROVIDER=ollama (and OLLAMA_HOST) or SUTAZAI_LLM_PROVIDER=embedded with SUTAZAI_LLM_MODEL=/path/to/model.gguf.",
     );
   };
-  return { provider: "none", chat: fail, generate: fail, embed: fail, listModels: async () => [], ping: fail };
+  return {
+    provider: "none",
+    chat: fail,
+    generate: fail,
+    embed: fail,
+    listModels: async () => [],
+    ps: async () => [],
+    pull: fail,
+    contextSize: fail,
+    countTokens: fail,
+    ping: fail,
+    close: async () => {},
+  };
 }

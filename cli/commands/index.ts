@@ -1,0 +1,11 @@
+import { edgeCommand } from "./edge.ts";
+import { invokeCommand } from "./invoke.ts";
+import { migrateCommand } from "./migrate.ts";
+import { serverCommand } from "./server.ts";
+import type { Command } from "./types.ts";
+import { workerCommand } from "./worker.ts";
+
+export type { Command, CommandResult } from "./types.ts";
+
+/** Every command, in the order `sutazai help` lists them. */
+export const COMMANDS: Command[] = [edgeCommand, serverCommand, workerCommand, migrateCommand, invokeCommand];

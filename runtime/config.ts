@@ -14,6 +14,7 @@ export interface Config {
   dbAuthToken?: string;
   queue: "local" | "bullmq";
   redisUrl?: string;
+  queueName: string;
   concurrency: number;
   retryBackoffMs: number;
   inlineWorker: boolean;
@@ -53,6 +54,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: "dbAuthToken", flag: "--db-auth-token", env: "SUTAZAI_DB_AUTH_TOKEN", help: "token for a remote libSQL server (or SUTAZAI_DB_AUTH_TOKEN_FILE)", secret: true },
   { key: "queue", flag: "--queue", env: "SUTAZAI_QUEUE", help: "local (libSQL) or bullmq (Redis)", default: "local (edge), bullmq (server)" },
   { key: "redisUrl", flag: "--redis-url", env: "REDIS_URL", help: "Redis for the bullmq queue (or REDIS_URL_FILE)", default: "redis://127.0.0.1:6379", secret: true },
+  { key: "queueName", flag: "--queue-name", env: "SUTAZAI_QUEUE_NAME", help: "queue name (separates deployments sharing one Redis)", default: "invocations" },
   { key: "concurrency", flag: "--concurrency", env: "SUTAZAI_CONCURRENCY", help: "queued invocations run at once per worker", default: "8" },
   { key: "retryBackoffMs", flag: "--retry-backoff-ms", env: "SUTAZAI_RETRY_BACKOFF_MS", help: "base delay before retrying a failed async invocation (doubles each attempt, jittered)", default: "1000" },
   { key: "inlineWorker", flag: "--inline-worker", env: "SUTAZAI_INLINE_WORKER", help: "run a queue worker inside the HTTP node (true/false)", default: "true", boolean: true },
@@ -119,6 +121,7 @@ export function loadConfig(
     dbAuthToken: get("dbAuthToken"),
     queue,
     redisUrl: queue === "bullmq" ? (get("redisUrl") ?? "redis://127.0.0.1:6379") : get("redisUrl"),
+    queueName: queueName(get("queueName") ?? "invocations"),
     concurrency: int(get("concurrency"), 8, "--concurrency / SUTAZAI_CONCURRENCY", 1, 1024),
     retryBackoffMs: int(get("retryBackoffMs"), 1000, "--retry-backoff-ms / SUTAZAI_RETRY_BACKOFF_MS", 1, 3_600_000),
     inlineWorker: bool(get("inlineWorker"), role !== "worker", "--inline-worker / SUTAZAI_INLINE_WORKER"),
@@ -147,6 +150,13 @@ export function loadConfig(
     throw new ConfigError(`SUTAZAI_LLM_MODEL points at ${config.llmModel}, which does not exist.`);
   }
   return config;
+}
+
+function queueName(name: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    throw new ConfigError(`--queue-name / SUTAZAI_QUEUE_NAME must be 1-64 letters, digits, "_" or "-", not "${name}".`);
+  }
+  return name;
 }
 
 function int(value: string | undefined, fallback: number, name: string, min: number, max: number): number {

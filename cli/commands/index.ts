@@ -1,5 +1,7 @@
+import { auditCommand } from "./audit.ts";
 import { edgeCommand } from "./edge.ts";
 import { invokeCommand } from "./invoke.ts";
+import { keysCommand } from "./keys.ts";
 import { migrateCommand } from "./migrate.ts";
 import { serverCommand } from "./server.ts";
 import type { Command } from "./types.ts";
@@ -8,4 +10,4 @@ import { workerCommand } from "./worker.ts";
 export type { Command, CommandResult } from "./types.ts";
 
 /** Every command, in the order `sutazai help` lists them. */
-export const COMMANDS: Command[] = [edgeCommand, serverCommand, workerCommand, migrateCommand, invokeCommand];
+export const COMMANDS: Command[] = [edgeCommand, serverCommand, workerCommand, migrateCommand, invokeCommand, keysCommand, auditCommand];

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
-import { type FlagSpec, flagValue, isOn, UsageError } from "../args.ts";
+import { join } from "node:path";
+import { type FlagSpec, flagValue, isOn, type ParsedArgs, UsageError } from "../args.ts";
 import { describeProblem, nodeClient, RemoteError } from "../http.ts";
 import { waitForInvocation } from "./invoke-wait.ts";
+import { configFlags } from "./node-flags.ts";
 import type { Command } from "./types.ts";
 
 const DATA: FlagSpec = {
@@ -40,12 +42,23 @@ const IDEMPOTENCY: FlagSpec = {
   help: "repeat-safe: the same key returns the first result instead of running again",
 };
 
+/** The bootstrap admin key of a node on this box, if this user can read it. */
+function localAdminKey(args: ParsedArgs, env: NodeJS.ProcessEnv): string | undefined {
+  const dataDir = String(args.flags["data-dir"] ?? env.SUTAZAI_DATA_DIR ?? "./data");
+  try {
+    return readFileSync(join(dataDir, "admin.key"), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const invokeCommand: Command = {
   name: "invoke",
   summary: "invoke a function on a running node and print its output",
   usage: "sutazai invoke <fn> --data JSON [--async [--no-wait]] [--url http://127.0.0.1:8787] [--key K]",
-  flags: [DATA, ASYNC, NO_WAIT, URL_FLAG, KEY, IDEMPOTENCY],
+  flags: [DATA, ASYNC, NO_WAIT, URL_FLAG, KEY, IDEMPOTENCY, ...configFlags(["dataDir"])],
   details:
+    "Without --key or SUTAZAI_API_KEY it uses <data-dir>/admin.key, so `npm start` then `sutazai invoke` works on the same box.\n" +
     "The output goes to stdout as JSON; with --async the first line is the invocation id and status changes go to stderr.\n" +
     "Exits 1 when the call or the invocation fails, printing the problem's detail.",
   async run(args, env) {
@@ -62,7 +75,7 @@ export const invokeCommand: Command = {
     const key = flagValue(args, KEY, env);
     const client = nodeClient(
       String(flagValue(args, URL_FLAG, env)),
-      typeof key === "string" ? key : undefined,
+      typeof key === "string" ? key : localAdminKey(args, env),
     );
     const headers: Record<string, string> = {};
     if (typeof args.flags["idempotency-key"] === "string")

@@ -45,6 +45,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
       createLocalQueue(database, {
         log: log.child({ component: "queue.local" }),
         graceMs: config.shutdownGraceMs,
+        queue: config.queueName,
       }),
   });
   try {

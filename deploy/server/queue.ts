@@ -18,6 +18,7 @@ export async function serverQueue(config: Config, log: Logger): Promise<(databas
       createLocalQueue(database, {
         log: log.child({ component: "queue.local" }),
         graceMs: config.shutdownGraceMs,
+        queue: config.queueName,
       });
   }
   const redisUrl = config.redisUrl ?? "redis://127.0.0.1:6379";
@@ -27,5 +28,6 @@ export async function serverQueue(config: Config, log: Logger): Promise<(databas
       redisUrl,
       log: log.child({ component: "queue.bullmq" }),
       graceMs: config.shutdownGraceMs,
+      queueName: config.queueName,
     });
 }

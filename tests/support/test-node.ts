@@ -30,9 +30,11 @@ export async function startTestNode(
     role?: NodeRole;
     worker?: boolean;
     extraFunctions?: AnyFunction[];
+    /** an existing data dir (kept on dispose) instead of a fresh temp one */
+    dataDir?: string;
   } = {},
 ): Promise<TestNode> {
-  const dataDir = mkdtempSync(join(tmpdir(), "sutazai-test-"));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "sutazai-test-"));
   const config = loadConfig(opts.role ?? "edge", { "data-dir": dataDir }, { SUTAZAI_SHUTDOWN_GRACE_MS: "2000", ...opts.env });
   const node = await createNode({
     log: silentLogger,
@@ -55,7 +57,7 @@ export async function startTestNode(
     anonymous: async (path, init) => node.app.request(path, init),
     async dispose() {
       await node.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

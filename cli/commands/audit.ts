@@ -1,0 +1,31 @@
+import { createAuditLog } from "../../runtime/audit/log.ts";
+import { UsageError } from "../args.ts";
+import { withLocalDatabase } from "./local-db.ts";
+import { configFlags } from "./node-flags.ts";
+import type { Command } from "./types.ts";
+
+export const auditCommand: Command = {
+  name: "audit",
+  summary: "verify the hash chain of a node's audit log",
+  usage: "sutazai audit verify [--data-dir D]",
+  flags: configFlags(["dataDir", "dbUrl", "dbAuthToken"]),
+  details:
+    "Walks every entry, recomputing hash = sha256(prev_hash + canonical JSON). Exits 0 when the chain is " +
+    "intact, 1 naming the first broken entry when a row was altered, deleted or reordered.",
+  async run(args, env) {
+    if (args.positionals[0] !== "verify" || args.positionals.length > 1) {
+      throw new UsageError(`Usage: ${auditCommand.usage}`);
+    }
+    return withLocalDatabase(args, env, async (database) => {
+      const result = await createAuditLog(database).verify();
+      if (result.ok) {
+        process.stdout.write(`Audit log intact: ${result.count} entries verified.\n`);
+        return 0;
+      }
+      process.stderr.write(
+        `Audit log BROKEN at entry seq=${result.seq}${result.id ? ` id=${result.id}` : ""}: ${result.reason}.\n`,
+      );
+      return 1;
+    });
+  },
+};

@@ -14,6 +14,8 @@ export interface CallScope {
   run<T>(work: Promise<T>): Promise<T>;
   /** the error to throw for `err`: the abort reason if this call was aborted, else `err` */
   rethrow(err: unknown): never;
+  /** ends the call with `reason` (e.g. the error a token callback threw) */
+  abort(reason: unknown): void;
   dispose(): void;
 }
 
@@ -54,6 +56,7 @@ export function callScope(opts: { signal?: AbortSignal; timeoutMs?: number }): C
       }
     },
     rethrow,
+    abort: (reason) => controller.abort(reason),
     dispose: () => {
       clearTimeout(timer);
       parent?.removeEventListener("abort", onParentAbort);
@@ -64,6 +67,26 @@ export function callScope(opts: { signal?: AbortSignal; timeoutMs?: number }): C
 /** The invoke path aborts with an AppError (FUNCTION_TIMEOUT, CANCELLED): keep it as is. */
 function abortReason(reason: unknown): AppError {
   return reason instanceof AppError ? reason : llmErrors.cancelled();
+}
+
+/**
+ * The caller's token callback, made safe to hand to a library: node-llama-cpp swallows a
+ * callback's exception and keeps generating, the ollama stream would surface it as a stream
+ * failure. Here a throwing callback ends the call, which rejects with the callback's error.
+ */
+export function guardOnToken(
+  scope: CallScope,
+  onToken: ((token: string) => void) | undefined,
+): ((token: string) => void) | undefined {
+  if (!onToken) return undefined;
+  return (token) => {
+    if (scope.signal.aborted) return;
+    try {
+      onToken(token);
+    } catch (err) {
+      scope.abort(err);
+    }
+  };
 }
 
 /** Runs `fn` inside a scope and always disposes it. */

@@ -31,12 +31,24 @@ export function createLLM(config: LLMConfig): LLM {
     case "ollama":
       return createOllamaLLM({ host: config.ollamaHost || DEFAULT_OLLAMA_HOST, model: config.llmModel });
     case "embedded":
-      if (!config.llmModel) throw new ConfigError("SUTAZAI_LLM_PROVIDER=embedded needs SUTAZAI_LLM_MODEL=/path/to/model.gguf.");
-      if (config.llmThreads !== undefined && !(Number.isInteger(config.llmThreads) && config.llmThreads > 0)) {
-        throw new ConfigError(`The embedded LLM thread count must be a positive integer, not ${config.llmThreads}.`);
+      if (!config.llmModel)
+        throw new ConfigError("SUTAZAI_LLM_PROVIDER=embedded needs SUTAZAI_LLM_MODEL=/path/to/model.gguf.");
+      if (
+        config.llmThreads !== undefined &&
+        !(Number.isInteger(config.llmThreads) && config.llmThreads > 0)
+      ) {
+        throw new ConfigError(
+          `The embedded LLM thread count must be a positive integer, not ${config.llmThreads}.`,
+        );
       }
-      return createEmbeddedLLM({ modelPath: config.llmModel, threads: config.llmThreads, contextSize: config.llmContextSize });
+      return createEmbeddedLLM({
+        modelPath: config.llmModel,
+        threads: config.llmThreads,
+        contextSize: config.llmContextSize,
+      });
     default:
-      throw new ConfigError(`SUTAZAI_LLM_PROVIDER must be none, ollama or embedded, not "${String(config.llmProvider)}".`);
+      throw new ConfigError(
+        `SUTAZAI_LLM_PROVIDER must be none, ollama or embedded, not "${String(config.llmProvider)}".`,
+      );
   }
 }

@@ -13,7 +13,12 @@ export function toChatHistory(messages: ChatMessage[]): NodeLlamaCpp.ChatHistory
     if (m.role === "system") history.push({ type: "system", text: m.content });
     else if (m.role === "user") history.push({ type: "user", text: m.content });
     else if (m.role === "assistant") {
-      openCalls = (m.toolCalls ?? []).map((c) => ({ type: "functionCall", name: c.name, params: c.arguments, result: null }));
+      openCalls = (m.toolCalls ?? []).map((c) => ({
+        type: "functionCall",
+        name: c.name,
+        params: c.arguments,
+        result: null,
+      }));
       history.push({ type: "model", response: [...(m.content ? [m.content] : []), ...openCalls] });
     } else {
       const call = openCalls.find((c) => c.result === null && (!m.toolName || c.name === m.toolName));
@@ -25,10 +30,15 @@ export function toChatHistory(messages: ChatMessage[]): NodeLlamaCpp.ChatHistory
   return history;
 }
 
-export function toFunctions(tools: ToolDefinition[] | undefined): NodeLlamaCpp.ChatModelFunctions | undefined {
+export function toFunctions(
+  tools: ToolDefinition[] | undefined,
+): NodeLlamaCpp.ChatModelFunctions | undefined {
   if (!tools?.length) return undefined;
   return Object.fromEntries(
-    tools.map((t) => [t.name, { description: t.description, params: t.parameters as NodeLlamaCpp.GbnfJsonSchema | undefined }]),
+    tools.map((t) => [
+      t.name,
+      { description: t.description, params: t.parameters as NodeLlamaCpp.GbnfJsonSchema | undefined },
+    ]),
   );
 }
 

@@ -43,28 +43,45 @@ export function defaultThreads(cores = availableParallelism()): number {
   return cores <= 2 ? 1 : Math.min(8, Math.floor(cores / 2));
 }
 
-export async function importNodeLlamaCpp(importModule: () => Promise<NodeLlamaCppModule> = () => import("node-llama-cpp")): Promise<NodeLlamaCppModule> {
+export async function importNodeLlamaCpp(
+  importModule: () => Promise<NodeLlamaCppModule> = () => import("node-llama-cpp"),
+): Promise<NodeLlamaCppModule> {
   try {
     return await importModule();
   } catch (err) {
-    const missing = (err as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && /node-llama-cpp/.test(String((err as Error).message));
+    const missing =
+      (err as { code?: string }).code === "ERR_MODULE_NOT_FOUND" &&
+      /node-llama-cpp/.test(String((err as Error).message));
     if (missing) {
-      throw llmErrors.unavailable(`The embedded LLM provider needs the node-llama-cpp package, which is not installed: install it with \`${NODE_LLAMA_CPP_INSTALL}\`, or use SUTAZAI_LLM_PROVIDER=ollama.`, err);
+      throw llmErrors.unavailable(
+        `The embedded LLM provider needs the node-llama-cpp package, which is not installed: install it with \`${NODE_LLAMA_CPP_INSTALL}\`, or use SUTAZAI_LLM_PROVIDER=ollama.`,
+        err,
+      );
     }
-    throw llmErrors.unavailable(`node-llama-cpp could not be loaded (${(err as Error).message}); reinstall it with \`${NODE_LLAMA_CPP_INSTALL}\`.`, err);
+    throw llmErrors.unavailable(
+      `node-llama-cpp could not be loaded (${(err as Error).message}); reinstall it with \`${NODE_LLAMA_CPP_INSTALL}\`.`,
+      err,
+    );
   }
 }
 
 export async function loadEmbeddedRuntime(opts: EmbeddedRuntimeOptions): Promise<EmbeddedRuntime> {
   if (!existsSync(opts.modelPath)) {
-    throw llmErrors.unavailable(`The embedded model file ${opts.modelPath} does not exist; point SUTAZAI_LLM_MODEL at a GGUF file.`);
+    throw llmErrors.unavailable(
+      `The embedded model file ${opts.modelPath} does not exist; point SUTAZAI_LLM_MODEL at a GGUF file.`,
+    );
   }
   const mod = await importNodeLlamaCpp(opts.importModule);
   const threads = opts.threads ?? defaultThreads();
   let llama: NodeLlamaCpp.Llama | undefined;
   try {
     // gpu:false + build:"never": use the prebuilt CPU binary, never compile at run time.
-    llama = await mod.getLlama({ gpu: false, build: "never", maxThreads: threads, logLevel: mod.LlamaLogLevel.error });
+    llama = await mod.getLlama({
+      gpu: false,
+      build: "never",
+      maxThreads: threads,
+      logLevel: mod.LlamaLogLevel.error,
+    });
     const model = await llama.loadModel({ modelPath: opts.modelPath });
     const contextSize = opts.contextSize ?? Math.min(model.trainContextSize, 4096);
     const context = await model.createContext({ contextSize, threads, sequences: 1 });
@@ -88,10 +105,18 @@ export async function loadEmbeddedRuntime(opts: EmbeddedRuntimeOptions): Promise
         const key = JSON.stringify(rest);
         let grammar = grammars.get(key);
         if (!grammar) {
-          grammar = loaded.createGrammarForJsonSchema(rest as Parameters<NodeLlamaCpp.Llama["createGrammarForJsonSchema"]>[0]).catch((err: unknown) => {
-            grammars.delete(key);
-            throw new AppError(400, "LLM_FORMAT_UNSUPPORTED", `The embedded model cannot be constrained to this JSON schema: ${(err as Error).message}`);
-          });
+          grammar = loaded
+            .createGrammarForJsonSchema(
+              rest as Parameters<NodeLlamaCpp.Llama["createGrammarForJsonSchema"]>[0],
+            )
+            .catch((err: unknown) => {
+              grammars.delete(key);
+              throw new AppError(
+                400,
+                "LLM_FORMAT_UNSUPPORTED",
+                `The embedded model cannot be constrained to this JSON schema: ${(err as Error).message}`,
+              );
+            });
           grammars.set(key, grammar);
         }
         return grammar;
@@ -104,7 +129,10 @@ export async function loadEmbeddedRuntime(opts: EmbeddedRuntimeOptions): Promise
   } catch (err) {
     await llama?.dispose().catch(() => {});
     if (err instanceof AppError) throw err;
-    throw llmErrors.unavailable(`The embedded model ${opts.modelPath} could not be loaded: ${(err as Error).message}`, err);
+    throw llmErrors.unavailable(
+      `The embedded model ${opts.modelPath} could not be loaded: ${(err as Error).message}`,
+      err,
+    );
   }
 }
 

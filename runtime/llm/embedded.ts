@@ -1,11 +1,15 @@
 import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { AppError } from "../errors.ts";
-import { type CallScope, withCallScope } from "./call-scope.ts";
+import { type CallScope, guardOnToken, withCallScope } from "./call-scope.ts";
 import { doneReason, toChatHistory, toFunctions } from "./embedded-history.ts";
-import { type EmbeddedRuntime, type EmbeddedRuntimeOptions, loadEmbeddedRuntime } from "./embedded-runtime.ts";
+import {
+  type EmbeddedRuntime,
+  type EmbeddedRuntimeOptions,
+  loadEmbeddedRuntime,
+} from "./embedded-runtime.ts";
 import { createSerialQueue } from "./serial-queue.ts";
-import { withStructuredRetry } from "./structured.ts";
+import { retryMessages, retryPrompt, withStructuredRetry } from "./structured.ts";
 import type { ChatMessage, ChatResult, GenerateResult, LLM, LLMCallOptions } from "./types.ts";
 
 export type EmbeddedLLMOptions = EmbeddedRuntimeOptions;
@@ -40,12 +44,25 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
   };
 
   const checkModel = (requested?: string): void => {
-    if (!requested || !/\.gguf$/i.test(requested) || resolve(requested) === modelPath || requested === basename(modelPath)) return;
-    throw new AppError(404, "MODEL_NOT_FOUND", `The embedded provider serves only ${modelPath}, not "${requested}". Point SUTAZAI_LLM_MODEL at that file, or use Ollama to serve several models.`);
+    if (
+      !requested ||
+      !/\.gguf$/i.test(requested) ||
+      resolve(requested) === modelPath ||
+      requested === basename(modelPath)
+    )
+      return;
+    throw new AppError(
+      404,
+      "MODEL_NOT_FOUND",
+      `The embedded provider serves only ${modelPath}, not "${requested}". Point SUTAZAI_LLM_MODEL at that file, or use Ollama to serve several models.`,
+    );
   };
 
   /** One model call: its scope, its turn on the sequence, a clean start. */
-  const exclusive = async <T>(opts: { signal?: AbortSignal; timeoutMs?: number; model?: string }, fn: (rt: EmbeddedRuntime, scope: CallScope) => Promise<T>): Promise<T> => {
+  const exclusive = async <T>(
+    opts: { signal?: AbortSignal; timeoutMs?: number; model?: string },
+    fn: (rt: EmbeddedRuntime, scope: CallScope) => Promise<T>,
+  ): Promise<T> => {
     checkModel(opts.model);
     return withCallScope(opts, (scope) =>
       queue.run(async () => {
@@ -56,15 +73,22 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
     );
   };
 
-  async function chatOnce(rt: EmbeddedRuntime, scope: CallScope, messages: ChatMessage[], opts: LLMCallOptions): Promise<ChatResult> {
+  async function chatOnce(
+    rt: EmbeddedRuntime,
+    scope: CallScope,
+    messages: ChatMessage[],
+    opts: LLMCallOptions,
+  ): Promise<ChatResult> {
     const chat = new rt.mod.LlamaChat({ contextSequence: rt.sequence, autoDisposeSequence: false });
     let completionTokens = 0;
     try {
       const grammar = opts.format ? await rt.grammarFor(opts.format) : undefined;
       const functions = grammar ? undefined : toFunctions(opts.tools);
       const common = {
-        onTextChunk: opts.onToken,
-        onToken: (tokens: readonly unknown[]) => void (completionTokens += tokens.length),
+        onTextChunk: guardOnToken(scope, opts.onToken),
+        onToken: (tokens: readonly unknown[]) => {
+          completionTokens += tokens.length;
+        },
         signal: scope.signal,
         maxTokens: opts.maxTokens,
         temperature: opts.temperature,
@@ -72,8 +96,13 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
         customStopTriggers: opts.stop,
       };
       const history = toChatHistory(messages);
-      const res = functions ? await chat.generateResponse(history, { ...common, functions }) : await chat.generateResponse(history, { ...common, grammar });
-      const toolCalls = (res.functionCalls ?? []).map((c) => ({ name: c.functionName, arguments: (c.params ?? {}) as Record<string, unknown> }));
+      const res = functions
+        ? await chat.generateResponse(history, { ...common, functions })
+        : await chat.generateResponse(history, { ...common, grammar });
+      const toolCalls = (res.functionCalls ?? []).map((c) => ({
+        name: c.functionName,
+        arguments: (c.params ?? {}) as Record<string, unknown>,
+      }));
       return {
         content: res.response,
         model: name,
@@ -86,14 +115,24 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
     }
   }
 
-  async function generateOnce(rt: EmbeddedRuntime, scope: CallScope, prompt: string, opts: LLMCallOptions): Promise<GenerateResult> {
-    const completion = new rt.mod.LlamaCompletion({ contextSequence: rt.sequence, autoDisposeSequence: false });
+  async function generateOnce(
+    rt: EmbeddedRuntime,
+    scope: CallScope,
+    prompt: string,
+    opts: LLMCallOptions,
+  ): Promise<GenerateResult> {
+    const completion = new rt.mod.LlamaCompletion({
+      contextSequence: rt.sequence,
+      autoDisposeSequence: false,
+    });
     let completionTokens = 0;
     try {
       const grammar = opts.format ? await rt.grammarFor(opts.format) : undefined;
       const res = await completion.generateCompletionWithMeta(prompt, {
-        onTextChunk: opts.onToken,
-        onToken: (tokens) => void (completionTokens += tokens.length),
+        onTextChunk: guardOnToken(scope, opts.onToken),
+        onToken: (tokens) => {
+          completionTokens += tokens.length;
+        },
         signal: scope.signal,
         maxTokens: opts.maxTokens,
         temperature: opts.temperature,
@@ -118,19 +157,27 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
     chat: (messages, opts = {}) =>
       exclusive(opts, async (rt, scope) => {
         if (!opts.format) return chatOnce(rt, scope, messages, opts);
-        return withStructuredRetry(opts.format, (r) => r.content, async (retry) => {
-          if (retry) await rt.sequence.clearHistory();
-          return chatOnce(rt, scope, retry ? [...messages, { role: "assistant", content: retry.previous }, { role: "user", content: retry.instruction }] : messages, opts);
-        });
+        return withStructuredRetry(
+          opts.format,
+          (r) => r.content,
+          async (retry) => {
+            if (retry) await rt.sequence.clearHistory();
+            return chatOnce(rt, scope, retryMessages(messages, retry), opts);
+          },
+        );
       }),
 
     generate: (prompt, opts = {}) =>
       exclusive(opts, async (rt, scope) => {
         if (!opts.format) return generateOnce(rt, scope, prompt, opts);
-        return withStructuredRetry(opts.format, (r) => r.text, async (retry) => {
-          if (retry) await rt.sequence.clearHistory();
-          return generateOnce(rt, scope, retry ? `${prompt}\n\nYour previous answer:\n${retry.previous}\n\n${retry.instruction}` : prompt, opts);
-        });
+        return withStructuredRetry(
+          opts.format,
+          (r) => r.text,
+          async (retry) => {
+            if (retry) await rt.sequence.clearHistory();
+            return generateOnce(rt, scope, retryPrompt(prompt, retry), opts);
+          },
+        );
       }),
 
     embed: (input, opts = {}) =>
@@ -157,7 +204,11 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
     },
 
     pull: async () => {
-      throw new AppError(400, "LLM_PULL_UNSUPPORTED", "The embedded provider loads a local GGUF file (SUTAZAI_LLM_MODEL); download models with Ollama, or fetch the GGUF yourself.");
+      throw new AppError(
+        400,
+        "LLM_PULL_UNSUPPORTED",
+        "The embedded provider loads a local GGUF file (SUTAZAI_LLM_MODEL); download models with Ollama, or fetch the GGUF yourself.",
+      );
     },
 
     contextSize: async (model) => {
@@ -172,13 +223,14 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
 
     ping: async () => void (await runtime()),
 
-    close: async () => {
-      const current = loading;
-      loading = undefined;
-      const rt = await current?.catch(() => undefined);
-      // Wait for the calls already queued, so disposal never pulls the model from under them.
-      await queue.run(async () => rt?.dispose());
-    },
+    // Queued behind the calls already waiting, so disposal never pulls the model from under them.
+    close: () =>
+      queue.run(async () => {
+        const current = loading;
+        loading = undefined;
+        const rt = await current?.catch(() => undefined);
+        await rt?.dispose();
+      }),
   };
 }
 

@@ -27,9 +27,15 @@ export const llmErrors = {
     ),
 
   pullNotFound: (model: string, reason: string, cause?: unknown) =>
-    new AppError(404, "MODEL_NOT_FOUND", `Ollama could not pull "${model}" (${reason}). Check the name and tag at https://ollama.com/library.`, { cause }),
+    new AppError(
+      404,
+      "MODEL_NOT_FOUND",
+      `Ollama could not pull "${model}" (${reason}). Check the name and tag at https://ollama.com/library.`,
+      { cause },
+    ),
 
-  timeout: (ms: number) => new AppError(504, "LLM_TIMEOUT", `The model did not finish within ${ms} ms (timeoutMs).`),
+  timeout: (ms: number) =>
+    new AppError(504, "LLM_TIMEOUT", `The model did not finish within ${ms} ms (timeoutMs).`),
 
   cancelled: () => new AppError(499, "CANCELLED", "The LLM call was cancelled before it finished."),
 
@@ -37,7 +43,9 @@ export const llmErrors = {
     new AppError(502, "LLM_OUTPUT_INVALID", detail, { errors }),
 
   streamFailed: (detail: string, cause?: unknown) =>
-    new AppError(502, "LLM_STREAM_FAILED", `The model stopped in the middle of its answer: ${detail}`, { cause }),
+    new AppError(502, "LLM_STREAM_FAILED", `The model stopped in the middle of its answer: ${detail}`, {
+      cause,
+    }),
 
   upstream: (detail: string, cause?: unknown) => new AppError(502, "LLM_ERROR", detail, { cause }),
 };

@@ -16,7 +16,11 @@ interface ResponseErrorLike extends Error {
 }
 
 function isResponseError(err: unknown): err is ResponseErrorLike {
-  return err instanceof Error && err.name === "ResponseError" && typeof (err as { status_code?: unknown }).status_code === "number";
+  return (
+    err instanceof Error &&
+    err.name === "ResponseError" &&
+    typeof (err as { status_code?: unknown }).status_code === "number"
+  );
 }
 
 /** An error Ollama answered with (before any stream began) → our error. */
@@ -28,9 +32,21 @@ export function fromOllamaResponse(err: unknown, ctx: { host: string; model?: st
   if (status === 404 && ctx.model && /model/i.test(message)) {
     return llmErrors.modelNotFound(ctx.model, `Ollama at ${ctx.host}`, err);
   }
-  if (status === 404) return llmErrors.upstream(`Ollama at ${ctx.host} answered 404 (${message}); is it older than the API SutazAI needs? Upgrade Ollama.`, err);
-  if (status === 429 || status === 503) return llmErrors.busy(`Ollama at ${ctx.host} is busy (${message}); try again shortly or raise OLLAMA_MAX_QUEUE.`, err);
-  if (status === 401 || status === 403) return llmErrors.upstream(`Ollama at ${ctx.host} refused the request (${status}: ${message}); check the proxy in front of it.`, err);
+  if (status === 404)
+    return llmErrors.upstream(
+      `Ollama at ${ctx.host} answered 404 (${message}); is it older than the API SutazAI needs? Upgrade Ollama.`,
+      err,
+    );
+  if (status === 429 || status === 503)
+    return llmErrors.busy(
+      `Ollama at ${ctx.host} is busy (${message}); try again shortly or raise OLLAMA_MAX_QUEUE.`,
+      err,
+    );
+  if (status === 401 || status === 403)
+    return llmErrors.upstream(
+      `Ollama at ${ctx.host} refused the request (${status}: ${message}); check the proxy in front of it.`,
+      err,
+    );
   return llmErrors.upstream(`Ollama at ${ctx.host} answered ${status}: ${message}`, err);
 }
 
@@ -63,11 +79,18 @@ export function connectFailureReason(err: unknown): string {
  * The fetch the `ollama` client uses: adds the call's abort signal (the client passes none
  * on non-streaming requests) and reports "no answer at all" as LLM_UNAVAILABLE.
  */
-export function ollamaFetch(host: string, signal: AbortSignal, baseFetch: typeof fetch = fetch): typeof fetch {
+export function ollamaFetch(
+  host: string,
+  signal: AbortSignal,
+  baseFetch: typeof fetch = fetch,
+): typeof fetch {
   return async (input, init) => {
     const signals = [signal, init?.signal].filter((s): s is AbortSignal => s != null);
     try {
-      return await baseFetch(input, { ...init, signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0] });
+      return await baseFetch(input, {
+        ...init,
+        signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+      });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw llmErrors.ollamaDown(host, connectFailureReason(err), err);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError, type FieldError, fieldErrors } from "../errors.ts";
 import { llmErrors } from "./errors.ts";
+import type { ChatMessage } from "./types.ts";
 
 /**
  * Structured output: a model asked for JSON matching a schema may still answer something
@@ -12,7 +13,9 @@ import { llmErrors } from "./errors.ts";
  * schemas we emit stay in the common subset: type, properties, required, items, enum,
  * anyOf, min/max, additionalProperties).
  */
-export type StructuredCheck = { ok: true; value: unknown } | { ok: false; reason: string; errors: FieldError[] };
+export type StructuredCheck =
+  | { ok: true; value: unknown }
+  | { ok: false; reason: string; errors: FieldError[] };
 
 const compiled = new Map<string, z.ZodType>();
 
@@ -23,7 +26,11 @@ function compile(schema: Record<string, unknown>): z.ZodType {
     try {
       validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
     } catch (err) {
-      throw new AppError(400, "LLM_FORMAT_UNSUPPORTED", `The JSON schema given as \`format\` cannot be used: ${(err as Error).message}`);
+      throw new AppError(
+        400,
+        "LLM_FORMAT_UNSUPPORTED",
+        `The JSON schema given as \`format\` cannot be used: ${(err as Error).message}`,
+      );
     }
     if (compiled.size > 200) compiled.clear(); // schemas are few and static; this only bounds a misuse
     compiled.set(key, validator);
@@ -47,7 +54,11 @@ export function checkStructured(text: string, schema: Record<string, unknown>): 
   const parsed = compile(schema).safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data };
   const errors = fieldErrors(parsed.error.issues);
-  return { ok: false, reason: `it does not match the schema: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, errors };
+  return {
+    ok: false,
+    reason: `it does not match the schema: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
+    errors,
+  };
 }
 
 /** Some models wrap JSON in a markdown fence even when told not to; accept that much. */
@@ -57,11 +68,34 @@ function stripFences(text: string): string {
 }
 
 /** What the model is told when its first answer was rejected. */
-export function retryInstruction(check: Extract<StructuredCheck, { ok: false }>, schema: Record<string, unknown>): string {
+export function retryInstruction(
+  check: Extract<StructuredCheck, { ok: false }>,
+  schema: Record<string, unknown>,
+): string {
   return (
     `Your previous answer was rejected because ${check.reason}. ` +
     `Answer again with only a JSON value that matches this JSON schema, and nothing else:\n${JSON.stringify(schema)}`
   );
+}
+
+/** A chat re-ask: the conversation, the rejected answer, and what was wrong with it. */
+export function retryMessages(messages: ChatMessage[], retry: StructuredRetry | null): ChatMessage[] {
+  if (!retry) return messages;
+  return [
+    ...messages,
+    { role: "assistant", content: retry.previous },
+    { role: "user", content: retry.instruction },
+  ];
+}
+
+/** A completion re-ask: the prompt, the rejected answer, and what was wrong with it. */
+export function retryPrompt(prompt: string, retry: StructuredRetry | null): string {
+  return retry ? `${prompt}\n\nYour previous answer:\n${retry.previous}\n\n${retry.instruction}` : prompt;
+}
+
+export interface StructuredRetry {
+  previous: string;
+  instruction: string;
 }
 
 export function outputInvalid(check: Extract<StructuredCheck, { ok: false }>, text: string): AppError {
@@ -80,13 +114,16 @@ export function outputInvalid(check: Extract<StructuredCheck, { ok: false }>, te
 export async function withStructuredRetry<R extends object>(
   schema: Record<string, unknown>,
   textOf: (result: R) => string,
-  attempt: (retry: { previous: string; instruction: string } | null) => Promise<R>,
+  attempt: (retry: StructuredRetry | null) => Promise<R>,
 ): Promise<R & { json: unknown }> {
   assertUsableSchema(schema);
   const first = await attempt(null);
   const firstCheck = checkStructured(textOf(first), schema);
   if (firstCheck.ok) return { ...first, json: firstCheck.value };
-  const second = await attempt({ previous: textOf(first), instruction: retryInstruction(firstCheck, schema) });
+  const second = await attempt({
+    previous: textOf(first),
+    instruction: retryInstruction(firstCheck, schema),
+  });
   const secondCheck = checkStructured(textOf(second), schema);
   if (secondCheck.ok) return { ...second, json: secondCheck.value };
   throw outputInvalid(secondCheck, textOf(second));

@@ -13,6 +13,7 @@ import { auditRoutes } from "./http/routes-audit.ts";
 import { authRoutes } from "./http/routes-auth.ts";
 import { functionRoutes } from "./http/routes-functions.ts";
 import { keyRoutes } from "./http/routes-keys.ts";
+import { modelRoutes } from "./http/routes-models.ts";
 import { healthRoutes } from "./http/routes-health.ts";
 import { invocationRoutes } from "./http/routes-invocations.ts";
 import { metricsRoutes } from "./http/routes-metrics.ts";
@@ -48,7 +49,7 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
   app.use("/v1/*", jsonBody(platform.config.bodyLimitBytes));
   app.use("/fn/*", jsonBody(platform.config.bodyLimitBytes));
 
-  const groups = [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, keyRoutes, authRoutes, auditRoutes];
+  const groups = [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, keyRoutes, authRoutes, auditRoutes, modelRoutes];
   for (const group of [...groups, ...extraRoutes]) {
     app.route("/", group(platform));
   }

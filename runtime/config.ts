@@ -31,6 +31,7 @@ export interface Config {
   tokenTtlSec: number;
   llmProvider: "none" | "ollama" | "embedded";
   llmModel?: string;
+  llmThreads?: number;
   ollamaHost: string;
 }
 
@@ -71,6 +72,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: "tokenTtlSec", flag: "--token-ttl", env: "SUTAZAI_TOKEN_TTL", help: "lifetime of JWTs from /v1/auth/token, seconds", default: "900" },
   { key: "llmProvider", flag: "--llm-provider", env: "SUTAZAI_LLM_PROVIDER", help: "none, ollama or embedded", default: "none" },
   { key: "llmModel", flag: "--llm-model", env: "SUTAZAI_LLM_MODEL", help: "model name (ollama) or GGUF path (embedded)" },
+  { key: "llmThreads", flag: "--llm-threads", env: "SUTAZAI_LLM_THREADS", help: "embedded: CPU threads for the model", default: "1 on ≤ 2 cores, else cores/2" },
   { key: "ollamaHost", flag: "--ollama-host", env: "OLLAMA_HOST", help: "Ollama daemon URL", default: "http://127.0.0.1:11434" },
 ];
 
@@ -138,6 +140,7 @@ export function loadConfig(
     tokenTtlSec: int(get("tokenTtlSec"), 900, "--token-ttl / SUTAZAI_TOKEN_TTL", 30, 86_400),
     llmProvider,
     llmModel: get("llmModel"),
+    llmThreads: get("llmThreads") === undefined ? undefined : int(get("llmThreads"), 1, "--llm-threads / SUTAZAI_LLM_THREADS", 1, 256),
     ollamaHost: get("ollamaHost") ?? "http://127.0.0.1:11434",
   };
   if (config.redisUrl && !/^rediss?:\/\//.test(config.redisUrl)) {

@@ -9,6 +9,7 @@ import { uuidv7 } from "./ids.ts";
 import type { ConcurrencyLimits } from "./invocations/concurrency.ts";
 import { isPermanent, parseInput, runHandler } from "./invocations/execute.ts";
 import type { InvocationStore, NewInvocation } from "./invocations/store.ts";
+import { withTokenSink } from "./llm/token-sink.ts";
 import type { LLM } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import type { ActiveJob, Queue, Trigger } from "./queue/types.ts";
@@ -25,6 +26,8 @@ export interface InvokeRequest {
   signal?: AbortSignal;
   /** nesting depth of ctx.invoke calls; guards against agents calling each other forever */
   depth?: number;
+  /** streaming callers (SSE): receives every token the function's LLM calls generate */
+  onToken?: (token: string) => void;
 }
 
 export interface InvocationResult {
@@ -96,7 +99,7 @@ export class Invoker {
     let rowExists = false;
     if (req.idempotencyKey) {
       const earlier = await this.deps.store.insertIdempotent(base);
-      if (earlier) return replay(earlier);
+      if (earlier) return replay(sameCaller(earlier, req.principal));
       rowExists = true;
     }
     return withSpan("invoke", { "sutazai.function": fn.name, "sutazai.trigger": req.trigger }, async () => {
@@ -158,7 +161,7 @@ export class Invoker {
     };
     if (req.idempotencyKey) {
       const earlier = await this.deps.store.insertIdempotent(row);
-      if (earlier) return { id: earlier.id, existing: true };
+      if (earlier) return { id: sameCaller(earlier, req.principal).id, existing: true };
     } else {
       await this.deps.store.insert(row);
     }
@@ -290,7 +293,7 @@ export class Invoker {
       invocationId: id,
       db: deps.db,
       state: deps.state,
-      llm: deps.llm,
+      llm: req.onToken ? withTokenSink(deps.llm, req.onToken) : deps.llm,
       principal: req.principal,
       node: deps.node(),
       log: deps.log.child({ fn: fn.name, invocation: id }),
@@ -349,6 +352,22 @@ export class Invoker {
       input: fn.auditInput ? req.input : undefined,
     });
   }
+}
+
+/**
+ * An Idempotency-Key replays the first result only to the caller who made it: another
+ * principal reusing the key (guessed or leaked) must not read that result, nor learn the
+ * invocation id. It gets a 409 and picks a key of its own.
+ */
+function sameCaller(row: InvocationRow, principal: Principal): InvocationRow {
+  if (row.principal !== principal.id) {
+    throw new AppError(
+      409,
+      "IDEMPOTENCY_KEY_CONFLICT",
+      "This Idempotency-Key was already used by another credential for this function; use a key of your own.",
+    );
+  }
+  return row;
 }
 
 function replay(row: InvocationRow): InvocationResult {

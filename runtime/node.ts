@@ -144,6 +144,7 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
         await security.audit.flush();
         await security.keys.flush();
         await q.close();
+        await llm.close().catch(() => {});
         database.close();
       },
     };

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../errors.ts";
+import { streamInvocation } from "./invoke-stream.ts";
 import type { AppEnv, Platform } from "../platform.ts";
 import { requirePermission } from "./guard.ts";
 import { json, NameParam, problem } from "./schemas.ts";
@@ -96,6 +97,7 @@ export function functionRoutes(platform: Platform) {
       return c.json({ id, status: "queued" as const, location }, 202);
     }
     if (mode !== "sync") throw new AppError(400, "MODE_INVALID", `mode must be "sync" or "async", not "${mode.slice(0, 40)}".`);
+    if (c.req.header("accept")?.includes("text/event-stream")) return streamInvocation(c, platform, req) as never;
     const result = await platform.invoker.invoke(req);
     c.header("X-Invocation-Id", result.id);
     return c.json(result, 200);

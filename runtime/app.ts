@@ -18,6 +18,7 @@ import { healthRoutes } from "./http/routes-health.ts";
 import { invocationRoutes } from "./http/routes-invocations.ts";
 import { metricsRoutes } from "./http/routes-metrics.ts";
 import { stateRoutes } from "./http/routes-state.ts";
+import { workflowRoutes } from "./http/routes-workflows.ts";
 import type { AppEnv, Platform } from "./platform.ts";
 
 /** Paths anyone may call: probes, public keys, and the API description (it holds no data). */
@@ -49,7 +50,7 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
   app.use("/v1/*", jsonBody(platform.config.bodyLimitBytes));
   app.use("/fn/*", jsonBody(platform.config.bodyLimitBytes));
 
-  const groups = [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, keyRoutes, authRoutes, auditRoutes, modelRoutes];
+  const groups = [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, keyRoutes, authRoutes, auditRoutes, modelRoutes, workflowRoutes];
   for (const group of [...groups, ...extraRoutes]) {
     app.route("/", group(platform));
   }

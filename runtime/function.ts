@@ -5,6 +5,7 @@ import type { Db } from "./db.ts";
 import type { LLM } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import type { StateStore } from "./state.ts";
+import type { WorkflowsClient } from "./workflows/types.ts";
 
 export interface NodeInfo {
   id: string;
@@ -28,6 +29,35 @@ export interface FunctionContext {
   invoke<T = unknown>(name: string, input: unknown): Promise<T>;
   /** records progress of long work; visible on GET /v1/invocations/:id */
   progress(progress: Record<string, unknown>): Promise<void>;
+  // --- platform views for agents that plan or tune (task-coordinator, resource-optimizer).
+  // Optional only so hand-built test contexts need not fake them; the invoker always sets
+  // catalogue and canInvoke.
+  /** every function this node serves, as GET /v1/functions describes it, plus its zod input */
+  catalogue?(): CatalogueEntry[];
+  /** whether this invocation's principal may invoke `name` (false for unknown names) */
+  canInvoke?(name: string): boolean;
+  /** the node's per-function concurrency caps; present only for admin callers */
+  limits?: LimitsControl;
+  /** starts and follows workflows (DAGs of steps) as the same principal; the invoker always sets it */
+  workflows?: WorkflowsClient;
+}
+
+/** One function as a planner sees it: enough to describe it to a model and check its input. */
+export interface CatalogueEntry {
+  name: string;
+  description: string;
+  permission: string;
+  /** the input as JSON schema (what a model is shown) */
+  inputSchema: unknown;
+  /** the input as zod (what a plan's step input is checked against) */
+  input: z.ZodType;
+}
+
+/** The part of the runtime's ConcurrencyLimits an admin's function may use. */
+export interface LimitsControl {
+  /** caps `fn` at `limit` invocations at once on this node; undefined removes the cap */
+  set(fn: string, limit: number | undefined): void;
+  snapshot(): Record<string, { running: number; limit?: number }>;
 }
 
 /** Variables a function's own Hono routes (/fn/<name>/*) find on `c.var`. */

@@ -4,7 +4,7 @@ import { canInvoke } from "./auth/rbac.ts";
 import type { Catalogue } from "./catalogue.ts";
 import type { Db } from "./db.ts";
 import { AppError, serializeError } from "./errors.ts";
-import type { AnyFunction, FunctionContext, NodeInfo } from "./function.ts";
+import type { AnyFunction, FunctionContext, LimitsControl, NodeInfo } from "./function.ts";
 import { uuidv7 } from "./ids.ts";
 import type { ConcurrencyLimits } from "./invocations/concurrency.ts";
 import { isPermanent, parseInput, runHandler } from "./invocations/execute.ts";
@@ -16,6 +16,8 @@ import type { ActiveJob, Queue, Trigger } from "./queue/types.ts";
 import type { StateStore } from "./state.ts";
 import type { RuntimeMetrics } from "./telemetry/metrics.ts";
 import { withSpan } from "./telemetry/tracing.ts";
+import { workflowsClient } from "./workflows/context.ts";
+import type { WorkflowEngine } from "./workflows/types.ts";
 
 export interface InvokeRequest {
   function: string;
@@ -67,6 +69,8 @@ export interface InvokerDeps {
   retryBackoffMs?: number;
   metrics: RuntimeMetrics;
   onFinished?: (event: FinishedInvocation) => Promise<void> | void;
+  /** the node's workflow engine for ctx.workflows; a getter, since the engine is built after the invoker */
+  workflows?: () => WorkflowEngine | undefined;
 }
 
 const MAX_DEPTH = 8;
@@ -276,7 +280,12 @@ export class Invoker {
     return row;
   }
 
-  private authorize(req: InvokeRequest): AnyFunction {
+  /**
+   * The permission check of the invocation path (404 unknown function, 403 not allowed).
+   * Every entry point below calls it; a streaming caller also calls it before it commits
+   * to a 200 event stream, so a refusal is still an HTTP 403/404.
+   */
+  authorize(req: InvokeRequest): AnyFunction {
     const fn = this.deps.catalogue.require(req.function);
     if (!canInvoke(req.principal, fn)) {
       throw new AppError(403, "FORBIDDEN", `Your credential (role ${req.principal.role}) may not invoke "${fn.name}".`);
@@ -297,6 +306,7 @@ export class Invoker {
       principal: req.principal,
       node: deps.node(),
       log: deps.log.child({ fn: fn.name, invocation: id }),
+      ...platformViews(deps, req.principal),
       invoke: async <T>(name: string, input: unknown) => {
         const result = await this.invoke({
           function: name,
@@ -308,6 +318,7 @@ export class Invoker {
         });
         return result.output as T;
       },
+      workflows: workflowsClient(() => deps.workflows?.(), req.principal, req.signal),
       progress: async (progress) => {
         const json = JSON.stringify(progress);
         if (onRowCreated) {
@@ -404,4 +415,33 @@ function withInvocationId(err: unknown, id: string): unknown {
   }
   const e = serializeError(err);
   return new AppError(500, e.code, `The function failed: ${e.message}`, { headers: { "X-Invocation-Id": id }, cause: err });
+}
+
+/**
+ * What planning and tuning agents may see of the platform (FunctionContext.catalogue,
+ * canInvoke, limits). The catalogue is public (GET /v1/functions); the concurrency limits
+ * change how the node serves everyone, so only an admin's invocation gets them.
+ */
+function platformViews(
+  deps: Pick<InvokerDeps, "catalogue" | "limits">,
+  principal: Principal,
+): Pick<FunctionContext, "catalogue" | "canInvoke" | "limits"> {
+  const { catalogue, limits } = deps;
+  const control: LimitsControl | undefined =
+    limits && principal.role === "admin"
+      ? { set: (fn, n) => limits.set(fn, n), snapshot: () => limits.snapshot() }
+      : undefined;
+  return {
+    catalogue: () =>
+      catalogue.list().map((fn) => {
+        const d = catalogue.describe(fn);
+        const { name, description, permission, input: inputSchema } = d;
+        return { name, description, permission, inputSchema, input: fn.input };
+      }),
+    canInvoke: (name) => {
+      const fn = catalogue.get(name);
+      return fn !== undefined && canInvoke(principal, fn);
+    },
+    limits: control,
+  };
 }

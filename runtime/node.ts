@@ -18,6 +18,8 @@ import type { AppEnv, Platform, ReadinessCheck } from "./platform.ts";
 import type { Queue, QueueWorker } from "./queue/types.ts";
 import { createStateStore } from "./state.ts";
 import { createRuntimeMetrics } from "./telemetry/metrics.ts";
+import { createWorkflowEngine } from "./workflows/engine.ts";
+import type { WorkflowEngine } from "./workflows/types.ts";
 
 export interface NodeOptions {
   config: Config;
@@ -66,6 +68,8 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
     const security = await createSecurity(database, config, nodeId, log);
     if (config.role !== "worker") await bootstrapAdmin(security, config, log);
     await recordConfig(database.db, security.audit, config);
+    // The engine needs the invoker and the invoker's hooks need the engine: bound late.
+    let workflows: WorkflowEngine | undefined;
     const invoker = new Invoker({
       db: database.db,
       catalogue,
@@ -94,9 +98,13 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
             ...(event.input !== undefined ? { input: event.input } : {}),
           },
         });
+        await workflows?.onInvocationFinished(event); // never throws: it logs and heals later
         await opts.onFinished?.(event);
       },
+      workflows: () => workflows,
     });
+    const engine = createWorkflowEngine({ db: database.db, invoker, catalogue, log });
+    workflows = engine;
     const q = queue;
     metrics.registry.gauge("sutazai_queue_jobs", "Jobs in the queue by state", async () => {
       const counts = await q.counts();
@@ -127,8 +135,12 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       security,
       limits,
       readiness,
+      workflows: engine,
     };
     const app = createApp(platform, opts.routes);
+    // Workflows interrupted by a restart continue: results recorded while no process was
+    // listening are read back, ready steps enqueued. Safe to run in every process at once.
+    await engine.recover().catch((err) => log.error("workflow recovery failed", { error: String(err) }));
     const workers: QueueWorker[] = [];
     return {
       platform,
@@ -139,6 +151,7 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
         return worker;
       },
       async close() {
+        engine.close();
         await Promise.all(workers.map((w) => w.close(config.shutdownGraceMs)));
         await invocations.flush();
         await security.audit.flush();

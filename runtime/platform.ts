@@ -13,6 +13,7 @@ import type { Logger } from "./log.ts";
 import type { Queue } from "./queue/types.ts";
 import type { StateStore } from "./state.ts";
 import type { RuntimeMetrics } from "./telemetry/metrics.ts";
+import type { WorkflowEngine } from "./workflows/types.ts";
 
 /** A named readiness check; `critical` ones make /readyz answer 503 when they fail. */
 export interface ReadinessCheck {
@@ -40,6 +41,7 @@ export interface Platform {
   security: Security;
   limits: ConcurrencyLimits;
   readiness: ReadinessCheck[];
+  workflows: WorkflowEngine;
 }
 
 export interface AppEnv {

@@ -5,3 +5,5 @@ export { state } from "./state.ts";
 export { telemetryReadings } from "./telemetry.ts";
 export { apiKeys, signingKeys, type ApiKeyRow, type SigningKeyRow } from "./auth.ts";
 export { auditLog, type AuditRow } from "./audit.ts";
+export { workflows, workflowSteps, type WorkflowRow, type WorkflowStepRow } from "./workflows.ts";
+export { conversations, conversationMessages, type ConversationRow, type ConversationMessageRow } from "./conversations.ts";

@@ -52,14 +52,19 @@ export interface CreateKeyInput {
   createdBy: string;
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 const createInput = z.object({
-  // No control characters: a NUL would be cut off on the way back out of SQLite.
+  // No control characters: a NUL would be cut off on the way back out of SQLite. No lone
+  // UTF-16 surrogates either: SQLite would store U+FFFD instead, so the name read back (and
+  // listed) would differ from the one created and audited.
   name: z
     .string()
     .trim()
     .min(1)
     .max(100)
-    .refine((s) => !/\p{Cc}/u.test(s), "must not contain control characters"),
+    .refine((s) => !/\p{Cc}/u.test(s), "must not contain control characters")
+    .refine((s) => !LONE_SURROGATE.test(s), "must be valid Unicode text (no lone surrogates)"),
   role: z.enum(ROLES),
   functions: z.array(z.string().refine(isValidFunctionName, "not a valid function name")).max(1000).nullish(),
   expiresAt: z.number().int().positive().nullish(),

@@ -97,7 +97,10 @@ export function functionRoutes(platform: Platform) {
       return c.json({ id, status: "queued" as const, location }, 202);
     }
     if (mode !== "sync") throw new AppError(400, "MODE_INVALID", `mode must be "sync" or "async", not "${mode.slice(0, 40)}".`);
-    if (c.req.header("accept")?.includes("text/event-stream")) return streamInvocation(c, platform, req) as never;
+    if (c.req.header("accept")?.includes("text/event-stream")) {
+      platform.invoker.authorize(req); // refuse with a real 403/404 before the stream's 200 is sent
+      return streamInvocation(c, platform, req) as never;
+    }
     const result = await platform.invoker.invoke(req);
     c.header("X-Invocation-Id", result.id);
     return c.json(result, 200);

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ROLES } from "../auth/principal.ts";
 import { parseDuration } from "../auth/duration.ts";
 import { AppError, fieldErrors } from "../errors.ts";
+import { isValidFunctionName } from "../function.ts";
 import type { AppEnv, Platform } from "../platform.ts";
 import { requirePermission } from "./guard.ts";
 import { IdParam, json, problem } from "./schemas.ts";
@@ -25,8 +26,15 @@ const CreateKey = z
   .object({
     name: z.string().min(1).max(100),
     role: z.enum(ROLES),
-    functions: z.array(z.string().max(63)).max(1000).optional(),
-    expires: z.string().max(20).optional().openapi({ description: "lifetime such as 30d, 12h, 90m" }),
+    functions: z.array(z.string().refine(isValidFunctionName, "not a valid function name")).max(1000).optional(),
+    // An empty string is refused rather than read as "never expires".
+    expires: z
+      .string()
+      .min(1)
+      .max(20)
+      .refine(isDuration, "use a positive number followed by s, m, h or d (e.g. 30d), at most 3650d")
+      .optional()
+      .openapi({ description: "lifetime such as 30d, 12h, 90m" }),
   })
   .strict();
 
@@ -53,6 +61,14 @@ const revokeRoute = createRoute({
   request: { params: IdParam },
   responses: { 200: json(KeyInfo, "Revoked"), 404: problem("No such key") },
 });
+
+function isDuration(text: string): boolean {
+  try {
+    return parseDuration(text) > 0;
+  } catch {
+    return false;
+  }
+}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 type Info = Awaited<ReturnType<Platform["security"]["keys"]["list"]>>[number];

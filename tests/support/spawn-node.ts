@@ -39,7 +39,12 @@ process.once("exit", () => {
 
 /** Spawns `node --import tsx cli/main.ts ...args` and captures its output. */
 export function spawnCli(args: string[], opts: SpawnOptions = {}): CliProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, ...args], {
+  return spawnNode(["--import", "tsx", CLI_MAIN, ...args], opts);
+}
+
+/** Spawns `node ...argv` (e.g. a benchmark's own server script) and captures its output. */
+export function spawnNode(argv: string[], opts: SpawnOptions = {}): CliProcess {
+  const child = spawn(process.execPath, argv, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -12,11 +12,11 @@ import { jsonBody } from "./http/json-body.ts";
 import { auditRoutes } from "./http/routes-audit.ts";
 import { authRoutes } from "./http/routes-auth.ts";
 import { functionRoutes } from "./http/routes-functions.ts";
-import { keyRoutes } from "./http/routes-keys.ts";
-import { modelRoutes } from "./http/routes-models.ts";
 import { healthRoutes } from "./http/routes-health.ts";
 import { invocationRoutes } from "./http/routes-invocations.ts";
+import { keyRoutes } from "./http/routes-keys.ts";
 import { metricsRoutes } from "./http/routes-metrics.ts";
+import { modelRoutes } from "./http/routes-models.ts";
 import { stateRoutes } from "./http/routes-state.ts";
 import { workflowRoutes } from "./http/routes-workflows.ts";
 import type { AppEnv, Platform } from "./platform.ts";
@@ -44,13 +44,30 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
   app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
   // CORS is off unless origins are configured: browsers elsewhere cannot call the API.
   if (platform.config.corsOrigins.length > 0) {
-    app.use("*", cors({ origin: platform.config.corsOrigins, allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"] }));
+    app.use(
+      "*",
+      cors({
+        origin: platform.config.corsOrigins,
+        allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
+      }),
+    );
   }
   app.use("*", authenticate(platform));
   app.use("/v1/*", jsonBody(platform.config.bodyLimitBytes));
   app.use("/fn/*", jsonBody(platform.config.bodyLimitBytes));
 
-  const groups = [healthRoutes, functionRoutes, invocationRoutes, stateRoutes, metricsRoutes, keyRoutes, authRoutes, auditRoutes, modelRoutes, workflowRoutes];
+  const groups = [
+    healthRoutes,
+    functionRoutes,
+    invocationRoutes,
+    stateRoutes,
+    metricsRoutes,
+    keyRoutes,
+    authRoutes,
+    auditRoutes,
+    modelRoutes,
+    workflowRoutes,
+  ];
   for (const group of [...groups, ...extraRoutes]) {
     app.route("/", group(platform));
   }
@@ -89,7 +106,11 @@ function mountFunctionApps(app: OpenAPIHono<AppEnv>, platform: Platform): void {
     sub.use("*", async (c, next) => {
       const principal = c.get("principal");
       if (!canInvoke(principal, fn)) {
-        throw new AppError(403, "FORBIDDEN", `Your credential (role ${principal.role}) may not use "${fn.name}".`);
+        throw new AppError(
+          403,
+          "FORBIDDEN",
+          `Your credential (role ${principal.role}) may not use "${fn.name}".`,
+        );
       }
       c.set("ctx", platform.invoker.contextFor(fn, principal, c.req.raw.signal));
       return next();

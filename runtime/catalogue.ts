@@ -8,7 +8,8 @@ export class Catalogue {
 
   constructor(functions: AnyFunction[]) {
     for (const fn of functions) {
-      if (this.byName.has(fn.name)) throw new Error(`Two functions are named "${fn.name}": names must be unique.`);
+      if (this.byName.has(fn.name))
+        throw new Error(`Two functions are named "${fn.name}": names must be unique.`);
       this.byName.set(fn.name, fn);
     }
   }

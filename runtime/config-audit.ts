@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { nodeMeta } from "../schema/index.ts";
-import type { AuditLog } from "./audit/log.ts";
 import { canonicalJson } from "./audit/canonical-json.ts";
+import type { AuditLog } from "./audit/log.ts";
 import { type Config, describeConfig } from "./config.ts";
 import type { Db } from "./db.ts";
 
@@ -17,9 +17,13 @@ export async function recordConfig(db: Db, audit: AuditLog, config: Config): Pro
   const hash = createHash("sha256").update(json).digest("hex");
   const key = `config:${config.role}`;
   const row = await db.query.nodeMeta.findFirst({ where: eq(nodeMeta.key, key) });
-  const previous = row ? (JSON.parse(row.value) as { hash: string; config: Record<string, unknown> }) : undefined;
+  const previous = row
+    ? (JSON.parse(row.value) as { hash: string; config: Record<string, unknown> })
+    : undefined;
   if (previous?.hash === hash) return;
-  const changed = Object.keys(current).filter((k) => JSON.stringify(current[k] ?? null) !== JSON.stringify(previous?.config[k] ?? null));
+  const changed = Object.keys(current).filter(
+    (k) => JSON.stringify(current[k] ?? null) !== JSON.stringify(previous?.config[k] ?? null),
+  );
   await audit.append({
     actor: "system",
     role: "admin",
@@ -29,5 +33,8 @@ export async function recordConfig(db: Db, audit: AuditLog, config: Config): Pro
     details: { changed, config: current },
   });
   const value = JSON.stringify({ hash, config: current });
-  await db.insert(nodeMeta).values({ key, value }).onConflictDoUpdate({ target: nodeMeta.key, set: { value } });
+  await db
+    .insert(nodeMeta)
+    .values({ key, value })
+    .onConflictDoUpdate({ target: nodeMeta.key, set: { value } });
 }

@@ -50,30 +50,175 @@ interface OptionSpec {
 export const OPTIONS: OptionSpec[] = [
   { key: "host", flag: "--host", env: "HOST", help: "interface to listen on", default: "127.0.0.1" },
   { key: "port", flag: "--port", env: "PORT", help: "HTTP port", default: "8787 (edge), 8788 (server)" },
-  { key: "dataDir", flag: "--data-dir", env: "SUTAZAI_DATA_DIR", help: "where the node keeps its data", default: "./data" },
-  { key: "dbUrl", flag: "--db-url", env: "SUTAZAI_DB_URL", help: "libSQL URL or file path", default: "<data-dir>/sutazai.db" },
-  { key: "dbAuthToken", flag: "--db-auth-token", env: "SUTAZAI_DB_AUTH_TOKEN", help: "token for a remote libSQL server (or SUTAZAI_DB_AUTH_TOKEN_FILE)", secret: true },
-  { key: "queue", flag: "--queue", env: "SUTAZAI_QUEUE", help: "local (libSQL) or bullmq (Redis)", default: "local (edge), bullmq (server)" },
-  { key: "redisUrl", flag: "--redis-url", env: "REDIS_URL", help: "Redis for the bullmq queue (or REDIS_URL_FILE)", default: "redis://127.0.0.1:6379", secret: true },
-  { key: "queueName", flag: "--queue-name", env: "SUTAZAI_QUEUE_NAME", help: "queue name (separates deployments sharing one Redis)", default: "invocations" },
-  { key: "concurrency", flag: "--concurrency", env: "SUTAZAI_CONCURRENCY", help: "queued invocations run at once per worker", default: "8" },
-  { key: "retryBackoffMs", flag: "--retry-backoff-ms", env: "SUTAZAI_RETRY_BACKOFF_MS", help: "base delay before retrying a failed async invocation (doubles each attempt, jittered)", default: "1000" },
-  { key: "inlineWorker", flag: "--inline-worker", env: "SUTAZAI_INLINE_WORKER", help: "run a queue worker inside the HTTP node (true/false)", default: "true", boolean: true },
-  { key: "bodyLimitBytes", flag: "--body-limit", env: "SUTAZAI_BODY_LIMIT", help: "largest request body in bytes", default: "1048576" },
-  { key: "shutdownGraceMs", flag: "--shutdown-grace-ms", env: "SUTAZAI_SHUTDOWN_GRACE_MS", help: "how long shutdown waits for running work", default: "10000" },
-  { key: "logLevel", flag: "--log-level", env: "SUTAZAI_LOG_LEVEL", help: "debug, info, warn, error or silent", default: "info" },
-  { key: "serverUrl", flag: "--server-url", env: "SUTAZAI_SERVER_URL", help: "edge: the central server to sync with" },
-  { key: "serverKey", flag: "--server-key", env: "SUTAZAI_SERVER_KEY", help: "edge: a `node` key from the server (or SUTAZAI_SERVER_KEY_FILE)", secret: true },
-  { key: "adminKey", flag: "--admin-key", env: "SUTAZAI_ADMIN_KEY", help: "bootstrap admin secret instead of a generated <data-dir>/admin.key (or SUTAZAI_ADMIN_KEY_FILE)", secret: true },
-  { key: "metricsPublic", flag: "--metrics-public", env: "SUTAZAI_METRICS_PUBLIC", help: "serve /metrics without a credential (true/false)", default: "false", boolean: true },
-  { key: "corsOrigins", flag: "--cors-origins", env: "SUTAZAI_CORS_ORIGINS", help: "comma-separated origins allowed by CORS; empty = CORS off", default: "" },
-  { key: "rateLimitPerSec", flag: "--rate-limit", env: "SUTAZAI_RATE_LIMIT", help: "requests per second per credential (token bucket refill)", default: "1000" },
-  { key: "rateLimitBurst", flag: "--rate-burst", env: "SUTAZAI_RATE_BURST", help: "token bucket size per credential", default: "2000" },
-  { key: "tokenTtlSec", flag: "--token-ttl", env: "SUTAZAI_TOKEN_TTL", help: "lifetime of JWTs from /v1/auth/token, seconds", default: "900" },
-  { key: "llmProvider", flag: "--llm-provider", env: "SUTAZAI_LLM_PROVIDER", help: "none, ollama or embedded", default: "none" },
-  { key: "llmModel", flag: "--llm-model", env: "SUTAZAI_LLM_MODEL", help: "model name (ollama) or GGUF path (embedded)" },
-  { key: "llmThreads", flag: "--llm-threads", env: "SUTAZAI_LLM_THREADS", help: "embedded: CPU threads for the model", default: "1 on ≤ 2 cores, else cores/2" },
-  { key: "ollamaHost", flag: "--ollama-host", env: "OLLAMA_HOST", help: "Ollama daemon URL", default: "http://127.0.0.1:11434" },
+  {
+    key: "dataDir",
+    flag: "--data-dir",
+    env: "SUTAZAI_DATA_DIR",
+    help: "where the node keeps its data",
+    default: "./data",
+  },
+  {
+    key: "dbUrl",
+    flag: "--db-url",
+    env: "SUTAZAI_DB_URL",
+    help: "libSQL URL or file path",
+    default: "<data-dir>/sutazai.db",
+  },
+  {
+    key: "dbAuthToken",
+    flag: "--db-auth-token",
+    env: "SUTAZAI_DB_AUTH_TOKEN",
+    help: "token for a remote libSQL server (or SUTAZAI_DB_AUTH_TOKEN_FILE)",
+    secret: true,
+  },
+  {
+    key: "queue",
+    flag: "--queue",
+    env: "SUTAZAI_QUEUE",
+    help: "local (libSQL) or bullmq (Redis)",
+    default: "local (edge), bullmq (server)",
+  },
+  {
+    key: "redisUrl",
+    flag: "--redis-url",
+    env: "REDIS_URL",
+    help: "Redis for the bullmq queue (or REDIS_URL_FILE)",
+    default: "redis://127.0.0.1:6379",
+    secret: true,
+  },
+  {
+    key: "queueName",
+    flag: "--queue-name",
+    env: "SUTAZAI_QUEUE_NAME",
+    help: "queue name (separates deployments sharing one Redis)",
+    default: "invocations",
+  },
+  {
+    key: "concurrency",
+    flag: "--concurrency",
+    env: "SUTAZAI_CONCURRENCY",
+    help: "queued invocations run at once per worker",
+    default: "8",
+  },
+  {
+    key: "retryBackoffMs",
+    flag: "--retry-backoff-ms",
+    env: "SUTAZAI_RETRY_BACKOFF_MS",
+    help: "base delay before retrying a failed async invocation (doubles each attempt, jittered)",
+    default: "1000",
+  },
+  {
+    key: "inlineWorker",
+    flag: "--inline-worker",
+    env: "SUTAZAI_INLINE_WORKER",
+    help: "run a queue worker inside the HTTP node (true/false)",
+    default: "true",
+    boolean: true,
+  },
+  {
+    key: "bodyLimitBytes",
+    flag: "--body-limit",
+    env: "SUTAZAI_BODY_LIMIT",
+    help: "largest request body in bytes",
+    default: "1048576",
+  },
+  {
+    key: "shutdownGraceMs",
+    flag: "--shutdown-grace-ms",
+    env: "SUTAZAI_SHUTDOWN_GRACE_MS",
+    help: "how long shutdown waits for running work",
+    default: "10000",
+  },
+  {
+    key: "logLevel",
+    flag: "--log-level",
+    env: "SUTAZAI_LOG_LEVEL",
+    help: "debug, info, warn, error or silent",
+    default: "info",
+  },
+  {
+    key: "serverUrl",
+    flag: "--server-url",
+    env: "SUTAZAI_SERVER_URL",
+    help: "edge: the central server to sync with",
+  },
+  {
+    key: "serverKey",
+    flag: "--server-key",
+    env: "SUTAZAI_SERVER_KEY",
+    help: "edge: a `node` key from the server (or SUTAZAI_SERVER_KEY_FILE)",
+    secret: true,
+  },
+  {
+    key: "adminKey",
+    flag: "--admin-key",
+    env: "SUTAZAI_ADMIN_KEY",
+    help: "bootstrap admin secret instead of a generated <data-dir>/admin.key (or SUTAZAI_ADMIN_KEY_FILE)",
+    secret: true,
+  },
+  {
+    key: "metricsPublic",
+    flag: "--metrics-public",
+    env: "SUTAZAI_METRICS_PUBLIC",
+    help: "serve /metrics without a credential (true/false)",
+    default: "false",
+    boolean: true,
+  },
+  {
+    key: "corsOrigins",
+    flag: "--cors-origins",
+    env: "SUTAZAI_CORS_ORIGINS",
+    help: "comma-separated origins allowed by CORS; empty = CORS off",
+    default: "",
+  },
+  {
+    key: "rateLimitPerSec",
+    flag: "--rate-limit",
+    env: "SUTAZAI_RATE_LIMIT",
+    help: "requests per second per credential (token bucket refill)",
+    default: "1000",
+  },
+  {
+    key: "rateLimitBurst",
+    flag: "--rate-burst",
+    env: "SUTAZAI_RATE_BURST",
+    help: "token bucket size per credential",
+    default: "2000",
+  },
+  {
+    key: "tokenTtlSec",
+    flag: "--token-ttl",
+    env: "SUTAZAI_TOKEN_TTL",
+    help: "lifetime of JWTs from /v1/auth/token, seconds",
+    default: "900",
+  },
+  {
+    key: "llmProvider",
+    flag: "--llm-provider",
+    env: "SUTAZAI_LLM_PROVIDER",
+    help: "none, ollama or embedded",
+    default: "none",
+  },
+  {
+    key: "llmModel",
+    flag: "--llm-model",
+    env: "SUTAZAI_LLM_MODEL",
+    help: "model name (ollama) or GGUF path (embedded)",
+  },
+  {
+    key: "llmThreads",
+    flag: "--llm-threads",
+    env: "SUTAZAI_LLM_THREADS",
+    help: "embedded: CPU threads for the model",
+    default: "1 on ≤ 2 cores, else cores/2",
+  },
+  {
+    key: "ollamaHost",
+    flag: "--ollama-host",
+    env: "OLLAMA_HOST",
+    help: "Ollama daemon URL",
+    default: "http://127.0.0.1:11434",
+  },
 ];
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"];
@@ -104,15 +249,21 @@ export function loadConfig(
   }
   const llmProvider = (get("llmProvider") ?? "none") as Config["llmProvider"];
   if (!["none", "ollama", "embedded"].includes(llmProvider)) {
-    throw new ConfigError(`--llm-provider / SUTAZAI_LLM_PROVIDER must be none, ollama or embedded, not "${llmProvider}".`);
+    throw new ConfigError(
+      `--llm-provider / SUTAZAI_LLM_PROVIDER must be none, ollama or embedded, not "${llmProvider}".`,
+    );
   }
   const logLevel = (get("logLevel") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`--log-level / SUTAZAI_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not "${logLevel}".`);
+    throw new ConfigError(
+      `--log-level / SUTAZAI_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not "${logLevel}".`,
+    );
   }
   const serverUrl = get("serverUrl");
   if (serverUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(serverUrl)) {
-    throw new ConfigError(`--server-url / SUTAZAI_SERVER_URL must be an http(s) URL such as http://10.0.0.2:8788, not "${serverUrl}".`);
+    throw new ConfigError(
+      `--server-url / SUTAZAI_SERVER_URL must be an http(s) URL such as http://10.0.0.2:8788, not "${serverUrl}".`,
+    );
   }
   const config: Config = {
     role,
@@ -125,22 +276,46 @@ export function loadConfig(
     redisUrl: queue === "bullmq" ? (get("redisUrl") ?? "redis://127.0.0.1:6379") : get("redisUrl"),
     queueName: queueName(get("queueName") ?? "invocations"),
     concurrency: int(get("concurrency"), 8, "--concurrency / SUTAZAI_CONCURRENCY", 1, 1024),
-    retryBackoffMs: int(get("retryBackoffMs"), 1000, "--retry-backoff-ms / SUTAZAI_RETRY_BACKOFF_MS", 1, 3_600_000),
+    retryBackoffMs: int(
+      get("retryBackoffMs"),
+      1000,
+      "--retry-backoff-ms / SUTAZAI_RETRY_BACKOFF_MS",
+      1,
+      3_600_000,
+    ),
     inlineWorker: bool(get("inlineWorker"), role !== "worker", "--inline-worker / SUTAZAI_INLINE_WORKER"),
-    bodyLimitBytes: int(get("bodyLimitBytes"), 1024 * 1024, "--body-limit / SUTAZAI_BODY_LIMIT", 1024, 1024 ** 3),
-    shutdownGraceMs: int(get("shutdownGraceMs"), 10_000, "--shutdown-grace-ms / SUTAZAI_SHUTDOWN_GRACE_MS", 0, 600_000),
+    bodyLimitBytes: int(
+      get("bodyLimitBytes"),
+      1024 * 1024,
+      "--body-limit / SUTAZAI_BODY_LIMIT",
+      1024,
+      1024 ** 3,
+    ),
+    shutdownGraceMs: int(
+      get("shutdownGraceMs"),
+      10_000,
+      "--shutdown-grace-ms / SUTAZAI_SHUTDOWN_GRACE_MS",
+      0,
+      600_000,
+    ),
     logLevel,
     serverUrl: serverUrl?.replace(/\/+$/, ""),
     serverKey: get("serverKey"),
     adminKey: get("adminKey"),
     metricsPublic: bool(get("metricsPublic"), false, "--metrics-public / SUTAZAI_METRICS_PUBLIC"),
-    corsOrigins: (get("corsOrigins") ?? "").split(",").map((o) => o.trim()).filter(Boolean),
+    corsOrigins: (get("corsOrigins") ?? "")
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
     rateLimitPerSec: int(get("rateLimitPerSec"), 1000, "--rate-limit / SUTAZAI_RATE_LIMIT", 1, 1_000_000),
     rateLimitBurst: int(get("rateLimitBurst"), 2000, "--rate-burst / SUTAZAI_RATE_BURST", 1, 10_000_000),
     tokenTtlSec: int(get("tokenTtlSec"), 900, "--token-ttl / SUTAZAI_TOKEN_TTL", 30, 86_400),
     llmProvider,
     llmModel: get("llmModel"),
-    llmThreads: get("llmThreads") === undefined ? undefined : int(get("llmThreads"), 1, "--llm-threads / SUTAZAI_LLM_THREADS", 1, 256),
+    llmThreads:
+      get("llmThreads") === undefined
+        ? undefined
+        : int(get("llmThreads"), 1, "--llm-threads / SUTAZAI_LLM_THREADS", 1, 256),
     ollamaHost: get("ollamaHost") ?? "http://127.0.0.1:11434",
   };
   if (config.redisUrl && !/^rediss?:\/\//.test(config.redisUrl)) {
@@ -157,7 +332,9 @@ export function loadConfig(
 
 function queueName(name: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
-    throw new ConfigError(`--queue-name / SUTAZAI_QUEUE_NAME must be 1-64 letters, digits, "_" or "-", not "${name}".`);
+    throw new ConfigError(
+      `--queue-name / SUTAZAI_QUEUE_NAME must be 1-64 letters, digits, "_" or "-", not "${name}".`,
+    );
   }
   return name;
 }
@@ -192,7 +369,8 @@ function readSecretFile(env: NodeJS.ProcessEnv, name: string): string | undefine
 /** The config with secrets masked, for logs and /v1/config. */
 export function describeConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
-  for (const spec of OPTIONS) if (spec.secret && out[spec.key]) out[spec.key] = maskSecret(spec.key, String(out[spec.key]));
+  for (const spec of OPTIONS)
+    if (spec.secret && out[spec.key]) out[spec.key] = maskSecret(spec.key, String(out[spec.key]));
   return out;
 }
 

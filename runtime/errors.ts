@@ -87,7 +87,9 @@ export const badRequest = (code: string, detail: string, errors?: FieldError[]) 
   new AppError(400, code, detail, { errors });
 
 /** Turns zod issues into `{path, message}` pairs with dotted paths a user can read. */
-export function fieldErrors(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): FieldError[] {
+export function fieldErrors(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+): FieldError[] {
   return issues.map((issue) => ({
     path: issue.path.length ? issue.path.map(String).join(".") : "(root)",
     message: issue.message,

@@ -102,7 +102,9 @@ export function defineFunction<I extends z.ZodType, O extends z.ZodType>(
   def: FunctionDefinition<I, O>,
 ): FunctionDefinition<I, O> {
   if (!NAME_RE.test(def.name)) {
-    throw new Error(`Function name "${def.name}" is invalid: use lower-case letters, digits and dashes (max 63).`);
+    throw new Error(
+      `Function name "${def.name}" is invalid: use lower-case letters, digits and dashes (max 63).`,
+    );
   }
   if (def.timeoutMs !== undefined && !(def.timeoutMs > 0)) {
     throw new Error(`Function "${def.name}": timeoutMs must be a positive number of milliseconds.`);

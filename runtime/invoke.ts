@@ -194,52 +194,68 @@ export class Invoker {
     const startedAt = Date.now();
     await this.deps.store.update(id, { status: "running", attempt: job.attempt, startedAt, error: null });
     const req: InvokeRequest = { ...payload, signal: job.signal };
-    await withSpan("queue.run", { "sutazai.function": payload.function, "sutazai.attempt": job.attempt }, async () => {
-      let release: (() => void) | undefined;
-      try {
-        const fn = this.authorize(req); // the principal travels with the job: re-checked at run time
-        release = this.deps.limits?.acquire(fn.name);
-        const input = parseInput(fn, payload.input);
-        const output = await runHandler(fn, input, this.context(fn, id, req), job.signal);
-        const finishedAt = Date.now();
-        await this.deps.store.update(id, {
-          status: "succeeded",
-          output: JSON.stringify(output),
-          finishedAt,
-          durationMs: finishedAt - startedAt,
-        });
-        await this.finished(fn, req, id, "succeeded", finishedAt - startedAt);
-      } catch (err) {
-        const finishedAt = Date.now();
-        const error = serializeError(err);
-        const permanent = isPermanent(err);
-        const last = job.attempt >= job.maxAttempts;
-        const status = permanent ? "failed" : last ? "dead" : "queued";
-        await this.deps.store.update(id, {
-          status,
-          error: JSON.stringify(error),
-          finishedAt: status === "queued" ? null : finishedAt,
-          durationMs: finishedAt - startedAt,
-        });
-        const fn = this.deps.catalogue.get(payload.function);
-        if (fn) await this.finished(fn, req, id, status, finishedAt - startedAt, error);
-        if (!permanent) throw err;
-      } finally {
-        release?.();
-      }
-    });
+    await withSpan(
+      "queue.run",
+      { "sutazai.function": payload.function, "sutazai.attempt": job.attempt },
+      async () => {
+        let release: (() => void) | undefined;
+        try {
+          const fn = this.authorize(req); // the principal travels with the job: re-checked at run time
+          release = this.deps.limits?.acquire(fn.name);
+          const input = parseInput(fn, payload.input);
+          const output = await runHandler(fn, input, this.context(fn, id, req), job.signal);
+          const finishedAt = Date.now();
+          await this.deps.store.update(id, {
+            status: "succeeded",
+            output: JSON.stringify(output),
+            finishedAt,
+            durationMs: finishedAt - startedAt,
+          });
+          await this.finished(fn, req, id, "succeeded", finishedAt - startedAt);
+        } catch (err) {
+          const finishedAt = Date.now();
+          const error = serializeError(err);
+          const permanent = isPermanent(err);
+          const last = job.attempt >= job.maxAttempts;
+          const status = permanent ? "failed" : last ? "dead" : "queued";
+          await this.deps.store.update(id, {
+            status,
+            error: JSON.stringify(error),
+            finishedAt: status === "queued" ? null : finishedAt,
+            durationMs: finishedAt - startedAt,
+          });
+          const fn = this.deps.catalogue.get(payload.function);
+          if (fn) await this.finished(fn, req, id, status, finishedAt - startedAt, error);
+          if (!permanent) throw err;
+        } finally {
+          release?.();
+        }
+      },
+    );
   };
 
   /** Cancels a queued invocation. Running or finished ones cannot be cancelled. */
   async cancel(id: string): Promise<InvocationRow> {
     const row = await this.requireRow(id);
     if (row.status !== "queued") {
-      throw new AppError(409, "INVOCATION_NOT_CANCELLABLE", `Invocation ${id} is ${row.status}; only queued ones can be cancelled.`);
+      throw new AppError(
+        409,
+        "INVOCATION_NOT_CANCELLABLE",
+        `Invocation ${id} is ${row.status}; only queued ones can be cancelled.`,
+      );
     }
     await this.deps.queue.cancel(id);
     // The row decides: a worker that picked the job up meanwhile sees "cancelled" and skips it.
-    const ok = await this.deps.store.transition(id, ["queued"], { status: "cancelled", finishedAt: Date.now() });
-    if (!ok) throw new AppError(409, "INVOCATION_NOT_CANCELLABLE", `Invocation ${id} started before it could be cancelled.`);
+    const ok = await this.deps.store.transition(id, ["queued"], {
+      status: "cancelled",
+      finishedAt: Date.now(),
+    });
+    if (!ok)
+      throw new AppError(
+        409,
+        "INVOCATION_NOT_CANCELLABLE",
+        `Invocation ${id} started before it could be cancelled.`,
+      );
     return (await this.deps.store.get(id))!;
   }
 
@@ -247,9 +263,18 @@ export class Invoker {
   async redrive(id: string): Promise<InvocationRow> {
     const row = await this.requireRow(id);
     if (row.status !== "dead") {
-      throw new AppError(409, "INVOCATION_NOT_DEAD", `Invocation ${id} is ${row.status}; only dead ones can be re-driven.`);
+      throw new AppError(
+        409,
+        "INVOCATION_NOT_DEAD",
+        `Invocation ${id} is ${row.status}; only dead ones can be re-driven.`,
+      );
     }
-    await this.deps.store.update(id, { status: "queued", attempt: 0, queuedAt: Date.now(), finishedAt: null });
+    await this.deps.store.update(id, {
+      status: "queued",
+      attempt: 0,
+      queuedAt: Date.now(),
+      finishedAt: null,
+    });
     const requeued = await this.deps.queue.redrive(id);
     if (!requeued) {
       // The queue lost the job (e.g. removed by retention): enqueue it again from the row.
@@ -288,15 +313,28 @@ export class Invoker {
   authorize(req: InvokeRequest): AnyFunction {
     const fn = this.deps.catalogue.require(req.function);
     if (!canInvoke(req.principal, fn)) {
-      throw new AppError(403, "FORBIDDEN", `Your credential (role ${req.principal.role}) may not invoke "${fn.name}".`);
+      throw new AppError(
+        403,
+        "FORBIDDEN",
+        `Your credential (role ${req.principal.role}) may not invoke "${fn.name}".`,
+      );
     }
     if ((req.depth ?? 0) > MAX_DEPTH) {
-      throw new AppError(422, "INVOKE_DEPTH_EXCEEDED", `Functions called each other more than ${MAX_DEPTH} levels deep.`);
+      throw new AppError(
+        422,
+        "INVOKE_DEPTH_EXCEEDED",
+        `Functions called each other more than ${MAX_DEPTH} levels deep.`,
+      );
     }
     return fn;
   }
 
-  private context(fn: AnyFunction, id: string, req: InvokeRequest, onRowCreated?: () => void): Omit<FunctionContext, "signal"> {
+  private context(
+    fn: AnyFunction,
+    id: string,
+    req: InvokeRequest,
+    onRowCreated?: () => void,
+  ): Omit<FunctionContext, "signal"> {
     const { deps } = this;
     return {
       invocationId: id,
@@ -414,7 +452,10 @@ function withInvocationId(err: unknown, id: string): unknown {
     });
   }
   const e = serializeError(err);
-  return new AppError(500, e.code, `The function failed: ${e.message}`, { headers: { "X-Invocation-Id": id }, cause: err });
+  return new AppError(500, e.code, `The function failed: ${e.message}`, {
+    headers: { "X-Invocation-Id": id },
+    cause: err,
+  });
 }
 
 /**

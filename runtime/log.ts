@@ -22,7 +22,9 @@ export function createLogger(
   const min = ORDER[level];
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...redact(base), ...redact(fields) }));
+    write(
+      JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...redact(base), ...redact(fields) }),
+    );
   };
   return {
     debug: (m, f) => emit("debug", m, f),

@@ -1,8 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type RouteGroup, createApp } from "./app.ts";
+import { createApp, type RouteGroup } from "./app.ts";
 import { bootstrapAdmin, createSecurity } from "./auth/security.ts";
 import { Catalogue } from "./catalogue.ts";
 import type { Config } from "./config.ts";
+import { recordConfig } from "./config-audit.ts";
 import { type Database, openDatabase } from "./db.ts";
 import type { AnyFunction, NodeInfo } from "./function.ts";
 import { ConcurrencyLimits } from "./invocations/concurrency.ts";
@@ -13,7 +14,6 @@ import { unconfiguredLLM } from "./llm/unconfigured.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { applyMigrations } from "./migrate.ts";
 import { loadNodeId } from "./node-identity.ts";
-import { recordConfig } from "./config-audit.ts";
 import type { AppEnv, Platform, ReadinessCheck } from "./platform.ts";
 import type { Queue, QueueWorker } from "./queue/types.ts";
 import { createStateStore } from "./state.ts";
@@ -111,12 +111,30 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       return Object.entries(counts).map(([state, n]) => [{ state }, n]);
     });
     const readiness: ReadinessCheck[] = [
-      { name: "db", critical: true, check: async () => void (await database.client.execute("SELECT 1")) },
-      { name: "queue", critical: true, check: async () => (await q.ping(), { backend: q.kind }) },
       {
+        name: "db",
+        critical: true,
+        check: async () => {
+          await database.client.execute("SELECT 1");
+          return {};
+        },
+      },
+      {
+        name: "queue",
+        critical: true,
+        check: async () => {
+          await q.ping();
+          return { backend: q.kind };
+        },
+      },
+      {
+        // Reported, never fatal: an edge without its model still serves everything else.
         name: "llm",
         critical: false,
-        check: async () => (llm.provider === "none" ? { provider: "none" } : (await llm.ping(), { provider: llm.provider })),
+        check: async () => {
+          if (llm.provider !== "none") await llm.ping();
+          return { provider: llm.provider };
+        },
       },
       ...(opts.readiness ?? []),
     ];

@@ -19,7 +19,7 @@ import type { WorkflowEngine } from "./workflows/types.ts";
 export interface ReadinessCheck {
   name: string;
   critical: boolean;
-  check(): Promise<Record<string, unknown> | void>;
+  check(): Promise<Record<string, unknown> | undefined>;
 }
 
 /** Turns a request into a principal, or throws 401. */

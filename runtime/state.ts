@@ -23,7 +23,9 @@ export function createStateStore(db: Db): StateStore {
       return (await this.getEntry(namespace, key))?.value as never;
     },
     async getEntry(namespace, key) {
-      const row = await db.query.state.findFirst({ where: and(eq(state.namespace, namespace), eq(state.key, key)) });
+      const row = await db.query.state.findFirst({
+        where: and(eq(state.namespace, namespace), eq(state.key, key)),
+      });
       return row ? { key: row.key, value: JSON.parse(row.value), updatedAt: row.updatedAt } : undefined;
     },
     async put(namespace, key, value) {
@@ -43,7 +45,9 @@ export function createStateStore(db: Db): StateStore {
         .select()
         .from(state)
         .where(
-          opts.after ? and(eq(state.namespace, namespace), gt(state.key, opts.after)) : eq(state.namespace, namespace),
+          opts.after
+            ? and(eq(state.namespace, namespace), gt(state.key, opts.after))
+            : eq(state.namespace, namespace),
         )
         .orderBy(asc(state.key))
         .limit(Math.min(opts.limit ?? 100, 1000));

@@ -1,9 +1,14 @@
-export { invocations, type InvocationRow } from "./invocations.ts";
-export { jobs, type JobRow } from "./jobs.ts";
+export { type AuditRow, auditLog } from "./audit.ts";
+export { type ApiKeyRow, apiKeys, type SigningKeyRow, signingKeys } from "./auth.ts";
+export {
+  type ConversationMessageRow,
+  type ConversationRow,
+  conversationMessages,
+  conversations,
+} from "./conversations.ts";
+export { type InvocationRow, invocations } from "./invocations.ts";
+export { type JobRow, jobs } from "./jobs.ts";
 export { nodeMeta } from "./node-meta.ts";
 export { state } from "./state.ts";
 export { telemetryReadings } from "./telemetry.ts";
-export { apiKeys, signingKeys, type ApiKeyRow, type SigningKeyRow } from "./auth.ts";
-export { auditLog, type AuditRow } from "./audit.ts";
-export { workflows, workflowSteps, type WorkflowRow, type WorkflowStepRow } from "./workflows.ts";
-export { conversations, conversationMessages, type ConversationRow, type ConversationMessageRow } from "./conversations.ts";
+export { type WorkflowRow, type WorkflowStepRow, workflowSteps, workflows } from "./workflows.ts";

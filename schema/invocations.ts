@@ -25,9 +25,7 @@ export const invocations = sqliteTable(
     startedAt: integer("started_at"),
     finishedAt: integer("finished_at"),
     durationMs: integer("duration_ms"),
-    createdAt: integer("created_at")
-      .notNull()
-      .default(sql`(unixepoch('subsec') * 1000)`),
+    createdAt: integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`),
   },
   (t) => [
     uniqueIndex("invocations_idempotency").on(t.function, t.idempotencyKey),

@@ -1,8 +1,8 @@
-import { createClient } from "@libsql/client";
 import { join } from "node:path";
+import { createClient } from "@libsql/client";
 import { afterAll, describe, expect, it } from "vitest";
-import { startTestNode } from "./support/test-node.ts";
 import { removeTempDirs, runCli, tempDataDir } from "./support/spawn-node.ts";
+import { startTestNode } from "./support/test-node.ts";
 
 afterAll(() => removeTempDirs());
 
@@ -11,7 +11,20 @@ const dbOf = (dir: string) => createClient({ url: `file:${join(dir, "sutazai.db"
 describe("sutazai keys", () => {
   it("creates a key whose secret is the last line and works against a node on that data dir", async () => {
     const dir = tempDataDir();
-    const run = await runCli(["keys", "create", "--name", "pump-7", "--role", "device", "--functions", "echo", "--expires", "30d", "--data-dir", dir]);
+    const run = await runCli([
+      "keys",
+      "create",
+      "--name",
+      "pump-7",
+      "--role",
+      "device",
+      "--functions",
+      "echo",
+      "--expires",
+      "30d",
+      "--data-dir",
+      dir,
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const secret = run.stdout.trim().split("\n").at(-1)!;
     expect(secret).toMatch(/^sk_sutazai_[0-9a-f]{8}_/);
@@ -24,9 +37,17 @@ describe("sutazai keys", () => {
     const node = await startTestNode({ dataDir: dir });
     try {
       const auth = { authorization: `Bearer ${secret}`, "content-type": "application/json" };
-      const ok = await node.anonymous("/v1/functions/echo/invoke", { method: "POST", headers: auth, body: "{}" });
+      const ok = await node.anonymous("/v1/functions/echo/invoke", {
+        method: "POST",
+        headers: auth,
+        body: "{}",
+      });
       expect(ok.status).toBe(200);
-      const denied = await node.anonymous("/v1/functions/telemetry/invoke", { method: "POST", headers: auth, body: "{}" });
+      const denied = await node.anonymous("/v1/functions/telemetry/invoke", {
+        method: "POST",
+        headers: auth,
+        body: "{}",
+      });
       expect(denied.status).toBe(403);
     } finally {
       await node.dispose();
@@ -34,7 +55,16 @@ describe("sutazai keys", () => {
   });
 
   it("refuses an unknown role with exit 2 and a message", async () => {
-    const run = await runCli(["keys", "create", "--name", "x", "--role", "root", "--data-dir", tempDataDir()]);
+    const run = await runCli([
+      "keys",
+      "create",
+      "--name",
+      "x",
+      "--role",
+      "root",
+      "--data-dir",
+      tempDataDir(),
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("--role must be one of");
   });
@@ -60,7 +90,11 @@ describe("sutazai audit verify", () => {
   it.each([
     ["an altered row", "UPDATE audit_log SET outcome = 'denied' WHERE seq = 2", 2],
     ["a deleted row", "DELETE FROM audit_log WHERE seq = 2", 3],
-    ["reordered rows", "UPDATE audit_log SET details = (SELECT details FROM audit_log WHERE seq = 3), target = (SELECT target FROM audit_log WHERE seq = 3) WHERE seq = 2", 2],
+    [
+      "reordered rows",
+      "UPDATE audit_log SET details = (SELECT details FROM audit_log WHERE seq = 3), target = (SELECT target FROM audit_log WHERE seq = 3) WHERE seq = 2",
+      2,
+    ],
   ])("%s fails verification and names the entry", async (_name, sql, seq) => {
     const dir = await dataDirWithAudit();
     const db = dbOf(dir);

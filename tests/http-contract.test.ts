@@ -67,14 +67,25 @@ describe("sync invoke", () => {
     expect(body.output.message).toBe("hello");
     expect(res.headers.get("x-invocation-id")).toBe(body.id);
     const row = (await (await node.request(`/v1/invocations/${body.id}`)).json()) as Record<string, unknown>;
-    expect(row).toMatchObject({ function: "echo", trigger: "http", status: "succeeded", output: { message: "hello" } });
+    expect(row).toMatchObject({
+      function: "echo",
+      trigger: "http",
+      status: "succeeded",
+      output: { message: "hello" },
+    });
     expect(typeof row.durationMs).toBe("number");
   });
 
   it("Idempotency-Key returns the first result instead of running twice", async () => {
     const key = `k-${Math.random()}`;
-    const first = await node.request("/v1/functions/flaky/invoke", jsonPost({ key, succeedOnCall: 1 }, { "Idempotency-Key": key }));
-    const second = await node.request("/v1/functions/flaky/invoke", jsonPost({ key, succeedOnCall: 1 }, { "Idempotency-Key": key }));
+    const first = await node.request(
+      "/v1/functions/flaky/invoke",
+      jsonPost({ key, succeedOnCall: 1 }, { "Idempotency-Key": key }),
+    );
+    const second = await node.request(
+      "/v1/functions/flaky/invoke",
+      jsonPost({ key, succeedOnCall: 1 }, { "Idempotency-Key": key }),
+    );
     const a = (await first.json()) as { id: string; output: { calls: number } };
     const b = (await second.json()) as { id: string; output: { calls: number }; replayed: boolean };
     expect(b.id).toBe(a.id);
@@ -86,7 +97,9 @@ describe("sync invoke", () => {
     const res = await node.request("/v1/functions/caller/invoke", jsonPost({ message: "nested" }));
     const body = (await res.json()) as { output: { echoed: { message: string } } };
     expect(body.output.echoed.message).toBe("nested");
-    const list = (await (await node.request("/v1/invocations?function=echo")).json()) as { invocations: Array<{ trigger: string }> };
+    const list = (await (await node.request("/v1/invocations?function=echo")).json()) as {
+      invocations: Array<{ trigger: string }>;
+    };
     expect(list.invocations.some((i) => i.trigger === "function")).toBe(true);
   });
 });
@@ -94,15 +107,49 @@ describe("sync invoke", () => {
 describe("bad input never produces a 500", () => {
   const cases: Array<[string, string, RequestInit, number, string]> = [
     ["malformed JSON", "/v1/functions/echo/invoke", jsonPost("{not json"), 400, "MALFORMED_JSON"],
-    ["wrong content type", "/v1/functions/echo/invoke", { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" }, 415, "UNSUPPORTED_MEDIA_TYPE"],
-    ["body over the limit", "/v1/functions/echo/invoke", jsonPost({ message: "x".repeat(2 * 1024 * 1024) }), 413, "PAYLOAD_TOO_LARGE"],
+    [
+      "wrong content type",
+      "/v1/functions/echo/invoke",
+      { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" },
+      415,
+      "UNSUPPORTED_MEDIA_TYPE",
+    ],
+    [
+      "body over the limit",
+      "/v1/functions/echo/invoke",
+      jsonPost({ message: "x".repeat(2 * 1024 * 1024) }),
+      413,
+      "PAYLOAD_TOO_LARGE",
+    ],
     ["unknown function", "/v1/functions/nope/invoke", jsonPost({}), 404, "FUNCTION_NOT_FOUND"],
     ["invalid input", "/v1/functions/echo/invoke", jsonPost({ message: 42 }), 422, "INPUT_INVALID"],
     ["timeout", "/v1/functions/sleepy/invoke", jsonPost({ ms: 2000 }), 504, "FUNCTION_TIMEOUT"],
     ["output breaks its own schema", "/v1/functions/liar/invoke", jsonPost({}), 502, "OUTPUT_INVALID"],
-    ["invalid UTF-8", "/v1/functions/echo/invoke", { method: "POST", headers: { "content-type": "application/json" }, body: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]) }, 400, "INVALID_UTF8"],
-    ["deeply nested JSON", "/v1/functions/echo/invoke", jsonPost(`${"[".repeat(5000)}${"]".repeat(5000)}`), 400, "JSON_TOO_DEEP"],
-    ["unknown invocation", "/v1/invocations/00000000-0000-7000-8000-000000000000", {}, 404, "INVOCATION_NOT_FOUND"],
+    [
+      "invalid UTF-8",
+      "/v1/functions/echo/invoke",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+      },
+      400,
+      "INVALID_UTF8",
+    ],
+    [
+      "deeply nested JSON",
+      "/v1/functions/echo/invoke",
+      jsonPost(`${"[".repeat(5000)}${"]".repeat(5000)}`),
+      400,
+      "JSON_TOO_DEEP",
+    ],
+    [
+      "unknown invocation",
+      "/v1/invocations/00000000-0000-7000-8000-000000000000",
+      {},
+      404,
+      "INVOCATION_NOT_FOUND",
+    ],
     ["bad status filter", "/v1/invocations?status=exploded", {}, 400, "REQUEST_INVALID"],
     ["unknown route", "/v1/nothing-here", {}, 404, "ROUTE_NOT_FOUND"],
     ["bad mode", "/v1/functions/echo/invoke?mode=later", jsonPost({}), 400, "REQUEST_INVALID"],
@@ -142,7 +189,10 @@ describe("async invoke", () => {
 
   it("retries a failing function and succeeds on a later attempt", async () => {
     const key = `r-${Math.random()}`;
-    const res = await node.request("/v1/functions/flaky/invoke?mode=async", jsonPost({ key, succeedOnCall: 2 }));
+    const res = await node.request(
+      "/v1/functions/flaky/invoke?mode=async",
+      jsonPost({ key, succeedOnCall: 2 }),
+    );
     const { id } = (await res.json()) as { id: string };
     const done = await waitForInvocation(node, id, 15_000);
     expect(done).toMatchObject({ status: "succeeded", attempt: 2, output: { calls: 2 } });
@@ -165,8 +215,12 @@ describe("async invoke", () => {
 
   it("a repeated Idempotency-Key on async returns the same id", async () => {
     const key = `a-${Math.random()}`;
-    const a = (await (await node.request("/v1/functions/echo/invoke?mode=async", jsonPost({}, { "Idempotency-Key": key }))).json()) as { id: string };
-    const b = (await (await node.request("/v1/functions/echo/invoke?mode=async", jsonPost({}, { "Idempotency-Key": key }))).json()) as { id: string };
+    const a = (await (
+      await node.request("/v1/functions/echo/invoke?mode=async", jsonPost({}, { "Idempotency-Key": key }))
+    ).json()) as { id: string };
+    const b = (await (
+      await node.request("/v1/functions/echo/invoke?mode=async", jsonPost({}, { "Idempotency-Key": key }))
+    ).json()) as { id: string };
     expect(b.id).toBe(a.id);
   });
 });
@@ -191,18 +245,31 @@ describe("dead letters and cancellation", () => {
     const worker = quiet.startWorker();
     await new Promise((r) => setTimeout(r, 300));
     await worker.close();
-    const row = (await (await quiet.request(`/v1/invocations/${id}`)).json()) as { status: string; startedAt: unknown };
+    const row = (await (await quiet.request(`/v1/invocations/${id}`)).json()) as {
+      status: string;
+      startedAt: unknown;
+    };
     expect(row).toMatchObject({ status: "cancelled", startedAt: null });
   });
 
   it("exhausted retries end dead, listed as dead, and can be re-driven", async () => {
     const key = `d-${Math.random()}`;
-    const res = await quiet.request("/v1/functions/flaky/invoke?mode=async", jsonPost({ key, succeedOnCall: 5 }));
+    const res = await quiet.request(
+      "/v1/functions/flaky/invoke?mode=async",
+      jsonPost({ key, succeedOnCall: 5 }),
+    );
     const { id } = (await res.json()) as { id: string };
     const worker = quiet.startWorker();
     const dead = await waitForInvocation(quiet, id, 15_000);
-    expect(dead).toMatchObject({ status: "dead", attempt: 4, maxAttempts: 4, error: { code: "FUNCTION_ERROR" } });
-    const list = (await (await quiet.request("/v1/invocations?status=dead")).json()) as { invocations: Array<{ id: string }> };
+    expect(dead).toMatchObject({
+      status: "dead",
+      attempt: 4,
+      maxAttempts: 4,
+      error: { code: "FUNCTION_ERROR" },
+    });
+    const list = (await (await quiet.request("/v1/invocations?status=dead")).json()) as {
+      invocations: Array<{ id: string }>;
+    };
     expect(list.invocations.map((i) => i.id)).toContain(id);
     // the fifth call succeeds: re-driving gives it fresh attempts
     const redrive = await quiet.request(`/v1/invocations/${id}/redrive`, { method: "POST" });

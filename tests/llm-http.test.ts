@@ -20,7 +20,10 @@ let fake: FakeOllama;
 let node: TestNode;
 beforeAll(async () => {
   fake = await startFakeOllama({ models: [MODEL], pullable: ["qwen3:0.6b"] });
-  node = await startTestNode({ llm: createOllamaLLM({ host: fake.url, model: MODEL }), extraFunctions: [storyteller as never] });
+  node = await startTestNode({
+    llm: createOllamaLLM({ host: fake.url, model: MODEL }),
+    extraFunctions: [storyteller as never],
+  });
 });
 afterAll(async () => {
   await node.dispose();
@@ -44,7 +47,10 @@ function parseSse(text: string): Array<{ event: string; data: unknown }> {
 
 describe("LLM over HTTP", () => {
   it("Accept: text/event-stream streams tokens, then the result, and records the invocation", async () => {
-    const res = await node.request("/v1/functions/storyteller/invoke", jsonPost({ prompt: "Once upon a time" }, { accept: "text/event-stream" }));
+    const res = await node.request(
+      "/v1/functions/storyteller/invoke",
+      jsonPost({ prompt: "Once upon a time" }, { accept: "text/event-stream" }),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/event-stream");
     const events = parseSse(await res.text());
@@ -57,7 +63,10 @@ describe("LLM over HTTP", () => {
   });
 
   it("a failing streamed invocation ends with an error event carrying a problem", async () => {
-    const res = await node.request("/v1/functions/storyteller/invoke", jsonPost({ prompt: 42 }, { accept: "text/event-stream" }));
+    const res = await node.request(
+      "/v1/functions/storyteller/invoke",
+      jsonPost({ prompt: 42 }, { accept: "text/event-stream" }),
+    );
     const events = parseSse(await res.text());
     expect(events.at(-1)).toMatchObject({ event: "error", data: { code: "INPUT_INVALID", status: 422 } });
   });
@@ -72,14 +81,20 @@ describe("LLM over HTTP", () => {
   it("POST /v1/models/pull streams progress as NDJSON and ends with success", async () => {
     const res = await node.request("/v1/models/pull", jsonPost({ model: "qwen3:0.6b" }));
     expect(res.status).toBe(200);
-    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as { status: string });
+    const lines = (await res.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { status: string });
     expect(lines.length).toBeGreaterThan(1);
     expect(lines.at(-1)).toEqual({ status: "success" });
   });
 
   it("an unknown model to pull ends with an error line, not a 500", async () => {
     const res = await node.request("/v1/models/pull", jsonPost({ model: "nope:1b" }));
-    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as { status: string; error?: { code: string } });
+    const lines = (await res.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { status: string; error?: { code: string } });
     expect(lines.at(-1)?.status).toBe("error");
   });
 });

@@ -408,8 +408,14 @@ describe("the audit trail of all this", () => {
   });
 
   it("GET /v1/audit shows the refusals with their reasons to an auditor", async () => {
-    const auditor = await node.platform.security.keys.create({ name: "aud", role: "auditor", createdBy: "security-test" });
-    const res = await node.app.request("/v1/audit?action=auth.failed&limit=1000", { headers: bearer(auditor.secret) });
+    const auditor = await node.platform.security.keys.create({
+      name: "aud",
+      role: "auditor",
+      createdBy: "security-test",
+    });
+    const res = await node.app.request("/v1/audit?action=auth.failed&limit=1000", {
+      headers: bearer(auditor.secret),
+    });
     expect(res.status).toBe(200);
     const { entries } = (await res.json()) as { entries: Array<{ details: { reason: string } }> };
     const reasons = new Set(entries.map((e) => e.details.reason));

@@ -217,7 +217,10 @@ const REQUESTS: Record<string, (ctx: Ctx) => Promise<Prepared> | Prepared> = {
     init: jsonPost({ steps: [{ id: "a", function: "echo", input: { message: "matrix" } }] }),
   }),
   "GET /v1/workflows/:id": async ({ node }) => {
-    const { id } = await node.platform.workflows.start({ steps: [{ id: "a", function: "echo", input: {} }] }, SYSTEM_PRINCIPAL);
+    const { id } = await node.platform.workflows.start(
+      { steps: [{ id: "a", function: "echo", input: {} }] },
+      SYSTEM_PRINCIPAL,
+    );
     return { path: `/v1/workflows/${id}` };
   },
   "DELETE /v1/workflows/:id": async ({ node }) => {

@@ -10,4 +10,12 @@ import { workerCommand } from "./worker.ts";
 export type { Command, CommandResult } from "./types.ts";
 
 /** Every command, in the order `sutazai help` lists them. */
-export const COMMANDS: Command[] = [edgeCommand, serverCommand, workerCommand, migrateCommand, invokeCommand, keysCommand, auditCommand];
+export const COMMANDS: Command[] = [
+  edgeCommand,
+  serverCommand,
+  workerCommand,
+  migrateCommand,
+  invokeCommand,
+  keysCommand,
+  auditCommand,
+];

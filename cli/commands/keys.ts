@@ -17,7 +17,11 @@ export const keysCommand: Command = {
   flags: [
     { name: "name", help: "a label for the key (who or what holds it)", value: "name" },
     { name: "role", help: `one of ${ROLES.join(", ")}`, value: "role" },
-    { name: "functions", help: "comma-separated functions the key may invoke (required for device keys)", value: "list" },
+    {
+      name: "functions",
+      help: "comma-separated functions the key may invoke (required for device keys)",
+      value: "list",
+    },
     { name: "expires", help: "lifetime such as 30d, 12h or 90m (default: never)", value: "duration" },
     ...configFlags(["dataDir", "dbUrl", "dbAuthToken"]),
   ],
@@ -33,8 +37,14 @@ export const keysCommand: Command = {
         if (action === "create") {
           const name = stringFlag(args.flags.name, "--name");
           const role = stringFlag(args.flags.role, "--role") as Role;
-          if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(", ")}, not "${role}".`);
-          const functions = args.flags.functions ? String(args.flags.functions).split(",").map((f) => f.trim()).filter(Boolean) : null;
+          if (!ROLES.includes(role))
+            throw new UsageError(`--role must be one of ${ROLES.join(", ")}, not "${role}".`);
+          const functions = args.flags.functions
+            ? String(args.flags.functions)
+                .split(",")
+                .map((f) => f.trim())
+                .filter(Boolean)
+            : null;
           const expires = args.flags.expires ? String(args.flags.expires) : undefined;
           const created = await keys.create({
             name,
@@ -54,7 +64,11 @@ export const keysCommand: Command = {
         }
         if (action === "list") {
           for (const k of await keys.list()) {
-            const state = k.revokedAt ? "revoked" : k.expiresAt && k.expiresAt < Date.now() ? "expired" : "active";
+            const state = k.revokedAt
+              ? "revoked"
+              : k.expiresAt && k.expiresAt < Date.now()
+                ? "expired"
+                : "active";
             process.stdout.write(`${k.id}  ${k.prefix}  ${k.role.padEnd(9)} ${state.padEnd(7)}  ${k.name}\n`);
           }
           return 0;

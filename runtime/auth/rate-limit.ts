@@ -30,9 +30,14 @@ export class RateLimiter {
       return;
     }
     const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / this.ratePerSec));
-    throw new AppError(429, "RATE_LIMITED", `Too many requests for this credential; retry in ${retryAfter} s.`, {
-      headers: { "Retry-After": String(retryAfter) },
-    });
+    throw new AppError(
+      429,
+      "RATE_LIMITED",
+      `Too many requests for this credential; retry in ${retryAfter} s.`,
+      {
+        headers: { "Retry-After": String(retryAfter) },
+      },
+    );
   }
 
   /** Forgets buckets that are full again, so one-off callers do not pile up. */

@@ -1,6 +1,6 @@
+import type { KeyObject } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { KeyObject } from "node:crypto";
 import { type AuditLog, createAuditLog } from "../audit/log.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db.ts";
@@ -26,7 +26,12 @@ export interface Security {
   authenticate: Authenticate;
 }
 
-export async function createSecurity(database: Database, config: Config, nodeId: string, log: Logger): Promise<Security> {
+export async function createSecurity(
+  database: Database,
+  config: Config,
+  nodeId: string,
+  log: Logger,
+): Promise<Security> {
   const audit = createAuditLog(database, { log });
   const keys = createKeyStore(database.db, { log, audit });
   const signing = await loadOrCreateSigningKey(database.db);
@@ -64,11 +69,19 @@ export async function createSecurity(database: Database, config: Config, nodeId:
  */
 export async function bootstrapAdmin(security: Security, config: Config, log: Logger): Promise<void> {
   if (config.adminKey) {
-    await security.keys.adopt(config.adminKey, { name: "admin (SUTAZAI_ADMIN_KEY)", role: "admin", createdBy: "bootstrap" });
+    await security.keys.adopt(config.adminKey, {
+      name: "admin (SUTAZAI_ADMIN_KEY)",
+      role: "admin",
+      createdBy: "bootstrap",
+    });
     return;
   }
   if ((await security.keys.countAdmins()) > 0) return;
-  const created = await security.keys.create({ name: "bootstrap admin", role: "admin", createdBy: "bootstrap" });
+  const created = await security.keys.create({
+    name: "bootstrap admin",
+    role: "admin",
+    createdBy: "bootstrap",
+  });
   const path = join(config.dataDir, "admin.key");
   writeFileSync(path, `${created.secret}\n`, { mode: 0o600 });
   log.info("created the first admin key", { path, keyId: created.id, prefix: created.prefix });

@@ -24,7 +24,8 @@ export function problemResponse(err: AppError): Response {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof HTTPException) {
-    if (err.status === 400) return new AppError(400, "MALFORMED_JSON", err.message || "The request body is not valid JSON.");
+    if (err.status === 400)
+      return new AppError(400, "MALFORMED_JSON", err.message || "The request body is not valid JSON.");
     if (err.status === 413) return payloadTooLarge();
     return new AppError(err.status, `HTTP_${err.status}`, err.message || "Request failed.");
   }
@@ -39,4 +40,6 @@ export const payloadTooLarge = (limit?: number) =>
   );
 
 export const notFoundHandler = (c: Context) =>
-  problemResponse(new AppError(404, "ROUTE_NOT_FOUND", `No route for ${c.req.method} ${c.req.path.slice(0, 200)}.`));
+  problemResponse(
+    new AppError(404, "ROUTE_NOT_FOUND", `No route for ${c.req.method} ${c.req.path.slice(0, 200)}.`),
+  );

@@ -8,6 +8,10 @@ import type { AppEnv } from "../platform.ts";
 export function requirePermission(c: Context<AppEnv>, permission: Permission): void {
   const principal = c.get("principal");
   if (!hasPermission(principal, permission)) {
-    throw new AppError(403, "FORBIDDEN", `Your credential (role ${principal.role}) lacks the "${permission}" permission.`);
+    throw new AppError(
+      403,
+      "FORBIDDEN",
+      `Your credential (role ${principal.role}) lacks the "${permission}" permission.`,
+    );
   }
 }

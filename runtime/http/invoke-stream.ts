@@ -28,7 +28,8 @@ export function streamInvocation(c: Context<AppEnv>, platform: Platform, req: In
       await sse.writeSSE({ event: "result", data: JSON.stringify(result), id: result.id });
     } catch (err) {
       await Promise.all(pending).catch(() => {});
-      if (!sse.aborted) await sse.writeSSE({ event: "error", data: JSON.stringify(toAppError(err).toProblem()) });
+      if (!sse.aborted)
+        await sse.writeSSE({ event: "error", data: JSON.stringify(toAppError(err).toProblem()) });
     }
   });
 }

@@ -42,7 +42,11 @@ export function jsonBody(limitBytes: number): MiddlewareHandler<AppEnv> {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new AppError(400, "MALFORMED_JSON", `The request body is not valid JSON: ${(err as Error).message}`);
+      throw new AppError(
+        400,
+        "MALFORMED_JSON",
+        `The request body is not valid JSON: ${(err as Error).message}`,
+      );
     }
     if (tooDeep(value, MAX_DEPTH)) {
       throw new AppError(400, "JSON_TOO_DEEP", `The request body nests deeper than ${MAX_DEPTH} levels.`);

@@ -19,13 +19,21 @@ const Entry = z
   })
   .openapi("AuditEntry");
 
-const time = z.union([z.coerce.number().int().min(0), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+const time = z.union([
+  z.coerce.number().int().min(0),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+]);
 const Query = z.object({
   action: z.string().max(100).optional(),
   actor: z.string().max(200).optional(),
   since: time.optional().openapi({ description: "unix ms or ISO time" }),
   until: time.optional(),
-  after: z.coerce.number().int().min(0).optional().openapi({ description: "cursor: the `next` of the previous page" }),
+  after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .openapi({ description: "cursor: the `next` of the previous page" }),
   order: z.enum(["asc", "desc"]).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../errors.ts";
-import { streamInvocation } from "./invoke-stream.ts";
 import type { AppEnv, Platform } from "../platform.ts";
 import { requirePermission } from "./guard.ts";
+import { streamInvocation } from "./invoke-stream.ts";
 import { json, NameParam, problem } from "./schemas.ts";
 
 const FunctionSchema = z
@@ -46,7 +46,14 @@ const invokeRoute = createRoute({
   },
   responses: {
     200: json(
-      z.object({ id: z.string(), function: z.string(), status: z.literal("succeeded"), output: z.unknown(), durationMs: z.number(), replayed: z.boolean().optional() }),
+      z.object({
+        id: z.string(),
+        function: z.string(),
+        status: z.literal("succeeded"),
+        output: z.unknown(),
+        durationMs: z.number(),
+        replayed: z.boolean().optional(),
+      }),
       "The function's output",
     ),
     202: json(z.object({ id: z.string(), status: z.literal("queued"), location: z.string() }), "Queued"),
@@ -80,7 +87,11 @@ export function functionRoutes(platform: Platform) {
     const mode = c.req.query("mode") ?? "sync";
     const idempotencyKey = c.req.header("idempotency-key") || undefined;
     if (idempotencyKey && idempotencyKey.length > 200) {
-      throw new AppError(400, "IDEMPOTENCY_KEY_INVALID", "The Idempotency-Key header must be at most 200 characters.");
+      throw new AppError(
+        400,
+        "IDEMPOTENCY_KEY_INVALID",
+        "The Idempotency-Key header must be at most 200 characters.",
+      );
     }
     const req = {
       function: name,
@@ -96,7 +107,8 @@ export function functionRoutes(platform: Platform) {
       c.header("Location", location);
       return c.json({ id, status: "queued" as const, location }, 202);
     }
-    if (mode !== "sync") throw new AppError(400, "MODE_INVALID", `mode must be "sync" or "async", not "${mode.slice(0, 40)}".`);
+    if (mode !== "sync")
+      throw new AppError(400, "MODE_INVALID", `mode must be "sync" or "async", not "${mode.slice(0, 40)}".`);
     if (c.req.header("accept")?.includes("text/event-stream")) {
       platform.invoker.authorize(req); // refuse with a real 403/404 before the stream's 200 is sent
       return streamInvocation(c, platform, req) as never;

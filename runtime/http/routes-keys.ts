@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ROLES } from "../auth/principal.ts";
 import { parseDuration } from "../auth/duration.ts";
+import { ROLES } from "../auth/principal.ts";
 import { AppError, fieldErrors } from "../errors.ts";
 import { isValidFunctionName } from "../function.ts";
 import type { AppEnv, Platform } from "../platform.ts";
@@ -26,7 +26,10 @@ const CreateKey = z
   .object({
     name: z.string().min(1).max(100),
     role: z.enum(ROLES),
-    functions: z.array(z.string().refine(isValidFunctionName, "not a valid function name")).max(1000).optional(),
+    functions: z
+      .array(z.string().refine(isValidFunctionName, "not a valid function name"))
+      .max(1000)
+      .optional(),
     // An empty string is refused rather than read as "never expires".
     expires: z
       .string()
@@ -87,7 +90,9 @@ export function keyRoutes(platform: Platform) {
     requirePermission(c, "keys:manage");
     const parsed = CreateKey.safeParse(c.get("body"));
     if (!parsed.success) {
-      throw new AppError(422, "INPUT_INVALID", "The key request is invalid.", { errors: fieldErrors(parsed.error.issues) });
+      throw new AppError(422, "INPUT_INVALID", "The key request is invalid.", {
+        errors: fieldErrors(parsed.error.issues),
+      });
     }
     const { name, role, functions, expires } = parsed.data;
     const created = await keys.create({

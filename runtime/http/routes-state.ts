@@ -12,7 +12,9 @@ const segment = (name: string) =>
     .openapi({ param: { name, in: "path" } });
 
 const KeyParams = z.object({ namespace: segment("namespace"), key: segment("key") });
-const Entry = z.object({ namespace: z.string(), key: z.string(), value: z.unknown(), updatedAt: z.string() }).openapi("StateEntry");
+const Entry = z
+  .object({ namespace: z.string(), key: z.string(), value: z.unknown(), updatedAt: z.string() })
+  .openapi("StateEntry");
 
 const getRoute = createRoute({
   method: "get",
@@ -41,7 +43,10 @@ const listRoute = createRoute({
   summary: "Keys with values in a namespace, in key order, paged",
   request: {
     params: z.object({ namespace: segment("namespace") }),
-    query: z.object({ after: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
+    query: z.object({
+      after: z.string().max(200).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).optional(),
+    }),
   },
   responses: { 200: json(z.object({ entries: z.array(Entry), next: z.string().nullable() }), "A page") },
 });
@@ -53,13 +58,17 @@ export function stateRoutes(platform: Platform) {
     const { namespace, key } = c.req.valid("param");
     const entry = await platform.state.getEntry(namespace, key);
     if (!entry) throw new AppError(404, "STATE_NOT_FOUND", `No value at ${namespace}/${key}.`);
-    return c.json({ namespace, key, value: entry.value, updatedAt: new Date(entry.updatedAt).toISOString() }, 200);
+    return c.json(
+      { namespace, key, value: entry.value, updatedAt: new Date(entry.updatedAt).toISOString() },
+      200,
+    );
   });
   app.openapi(putRoute, async (c) => {
     requirePermission(c, "state:write");
     const { namespace, key } = c.req.valid("param");
     const value = c.get("body");
-    if (value === undefined) throw new AppError(400, "BODY_REQUIRED", "PUT needs a JSON body: the value to store.");
+    if (value === undefined)
+      throw new AppError(400, "BODY_REQUIRED", "PUT needs a JSON body: the value to store.");
     await platform.state.put(namespace, key, value);
     return c.json({ namespace, key, value, updatedAt: new Date().toISOString() }, 200);
   });
@@ -78,7 +87,15 @@ export function stateRoutes(platform: Platform) {
     const entries = await platform.state.list(namespace, { after, limit });
     const next = entries.length === limit ? entries[entries.length - 1]!.key : null;
     return c.json(
-      { entries: entries.map((e) => ({ namespace, key: e.key, value: e.value, updatedAt: new Date(e.updatedAt).toISOString() })), next },
+      {
+        entries: entries.map((e) => ({
+          namespace,
+          key: e.key,
+          value: e.value,
+          updatedAt: new Date(e.updatedAt).toISOString(),
+        })),
+        next,
+      },
       200,
     );
   });

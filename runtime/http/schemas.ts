@@ -44,7 +44,9 @@ export const InvocationSchema = z
   .openapi("Invocation");
 
 export const IdParam = z.object({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "01928f6e-8c2a-7c3e-9d41-2b7e5f0c1a2b" }),
+  id: z
+    .string()
+    .openapi({ param: { name: "id", in: "path" }, example: "01928f6e-8c2a-7c3e-9d41-2b7e5f0c1a2b" }),
 });
 export const NameParam = z.object({
   name: z.string().openapi({ param: { name: "name", in: "path" }, example: "telemetry" }),

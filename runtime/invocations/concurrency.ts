@@ -27,9 +27,14 @@ export class ConcurrencyLimits {
     const limit = this.limits.get(fn);
     const now = this.running.get(fn) ?? 0;
     if (limit !== undefined && now >= limit) {
-      throw new AppError(429, "CONCURRENCY_LIMIT", `"${fn}" is already running ${limit} times on this node; retry shortly.`, {
-        headers: { "Retry-After": "1" },
-      });
+      throw new AppError(
+        429,
+        "CONCURRENCY_LIMIT",
+        `"${fn}" is already running ${limit} times on this node; retry shortly.`,
+        {
+          headers: { "Retry-After": "1" },
+        },
+      );
     }
     this.running.set(fn, now + 1);
     let released = false;

@@ -35,7 +35,11 @@ export async function runHandler(
     timer = setTimeout(
       () =>
         controller.abort(
-          new AppError(504, "FUNCTION_TIMEOUT", `Function "${fn.name}" did not finish within ${timeoutMs} ms.`),
+          new AppError(
+            504,
+            "FUNCTION_TIMEOUT",
+            `Function "${fn.name}" did not finish within ${timeoutMs} ms.`,
+          ),
         ),
       timeoutMs,
     );
@@ -74,5 +78,11 @@ function asAbortError(reason: unknown): AppError {
 
 /** Failures that will fail the same way on every retry: the input or the caller is wrong. */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof AppError && err.status >= 400 && err.status < 500 && err.status !== 429 && err.status !== 408;
+  return (
+    err instanceof AppError &&
+    err.status >= 400 &&
+    err.status < 500 &&
+    err.status !== 429 &&
+    err.status !== 408
+  );
 }

@@ -4,7 +4,14 @@ import type { Db } from "../db.ts";
 import { GroupCommit } from "./group-commit.ts";
 
 export type InvocationStatus = "queued" | "running" | "succeeded" | "failed" | "dead" | "cancelled";
-export const INVOCATION_STATUSES: InvocationStatus[] = ["queued", "running", "succeeded", "failed", "dead", "cancelled"];
+export const INVOCATION_STATUSES: InvocationStatus[] = [
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "dead",
+  "cancelled",
+];
 export type NewInvocation = typeof invocations.$inferInsert;
 
 export interface ListFilter {

@@ -1,3 +1,4 @@
+export { createLocalQueue, type LocalQueueOptions } from "./local.ts";
 export type {
   ActiveJob,
   DeadJob,
@@ -11,4 +12,3 @@ export type {
   WorkerOptions,
 } from "./types.ts";
 export { backoffDelay } from "./types.ts";
-export { createLocalQueue, type LocalQueueOptions } from "./local.ts";

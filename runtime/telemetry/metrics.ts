@@ -77,7 +77,8 @@ export class Histogram implements Metric {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.series) {
       const sep = k ? "," : "";
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${s.counts[i]}`));
+      for (const [i, b] of this.buckets.entries())
+        lines.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${s.counts[i]}`);
       lines.push(`${this.name}_bucket{${k}${sep}le="+Inf"} ${s.count}`);
       lines.push(`${this.name}_sum${k ? `{${k}}` : ""} ${s.sum}`);
       lines.push(`${this.name}_count${k ? `{${k}}` : ""} ${s.count}`);
@@ -103,7 +104,9 @@ export class MetricsRegistry {
   }
   async render(): Promise<string> {
     // A gauge whose source is down (queue unreachable) must not take /metrics down with it.
-    await Promise.all(this.metrics.map((m) => (m instanceof Gauge ? m.refresh().catch(() => {}) : undefined)));
+    await Promise.all(
+      this.metrics.map((m) => (m instanceof Gauge ? m.refresh().catch(() => {}) : undefined)),
+    );
     return `${this.metrics.map((m) => m.render()).join("\n")}\n`;
   }
 }

@@ -35,7 +35,11 @@ export async function startTestNode(
   } = {},
 ): Promise<TestNode> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "sutazai-test-"));
-  const config = loadConfig(opts.role ?? "edge", { "data-dir": dataDir }, { SUTAZAI_SHUTDOWN_GRACE_MS: "2000", ...opts.env });
+  const config = loadConfig(
+    opts.role ?? "edge",
+    { "data-dir": dataDir },
+    { SUTAZAI_SHUTDOWN_GRACE_MS: "2000", ...opts.env },
+  );
   const node = await createNode({
     log: silentLogger,
     functions: [...builtinFunctions, ...(testFunctions as AnyFunction[]), ...(opts.extraFunctions ?? [])],
@@ -69,7 +73,11 @@ export const jsonPost = (body: unknown, headers: Record<string, string> = {}): R
 });
 
 /** Polls an invocation until it leaves queued/running. */
-export async function waitForInvocation(node: TestNode, id: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+export async function waitForInvocation(
+  node: TestNode,
+  id: string,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await node.request(`/v1/invocations/${id}`);

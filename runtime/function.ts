@@ -76,6 +76,8 @@ export interface FunctionDefinition<I extends z.ZodType = z.ZodType, O extends z
   timeoutMs?: number;
   /** extra attempts for async invocations after the first fails */
   retries?: number;
+  /** where `placement=auto` runs it on an edge: "server" when reachable (LLM-heavy work), else here */
+  placement?: "local" | "server";
   /** most invocations of this function running at once on one node (over it: 429) */
   concurrency?: number;
   /** record the raw input in the audit log (off by default: privacy) */

@@ -12,6 +12,7 @@ import type { InvocationStore, NewInvocation } from "./invocations/store.ts";
 import { withTokenSink } from "./llm/token-sink.ts";
 import type { LLM } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
+import type { Forwarder, Placement } from "./placement/forwarder.ts";
 import type { ActiveJob, Queue, Trigger } from "./queue/types.ts";
 import type { StateStore } from "./state.ts";
 import type { RuntimeMetrics } from "./telemetry/metrics.ts";
@@ -30,6 +31,8 @@ export interface InvokeRequest {
   depth?: number;
   /** streaming callers (SSE): receives every token the function's LLM calls generate */
   onToken?: (token: string) => void;
+  /** where to run: `server` forwards from an edge to its server (queued while offline) */
+  placement?: Placement;
 }
 
 export interface InvocationResult {
@@ -69,11 +72,15 @@ export interface InvokerDeps {
   retryBackoffMs?: number;
   metrics: RuntimeMetrics;
   onFinished?: (event: FinishedInvocation) => Promise<void> | void;
+  /** sends `placement: server` invocations from an edge to its server */
+  forwarder?: Forwarder;
   /** the node's workflow engine for ctx.workflows; a getter, since the engine is built after the invoker */
   workflows?: () => WorkflowEngine | undefined;
 }
 
 const MAX_DEPTH = 8;
+/** attempts of a job waiting for its server: with backoff capped at 5 minutes, days of offline time */
+const SERVER_WAIT_ATTEMPTS = 2000;
 const DEFAULT_BACKOFF_MS = 1000;
 
 /**
@@ -113,14 +120,16 @@ export class Invoker {
       try {
         release = this.deps.limits?.acquire(fn.name);
         const input = parseInput(fn, req.input);
-        output = await runHandler(
-          fn,
-          input,
-          this.context(fn, id, req, () => {
-            rowExists = true;
-          }),
-          req.signal,
-        );
+        output = this.onServer(fn, req)
+          ? (await this.deps.forwarder!.forward(fn.name, input, req.principal, id, req.signal)).output
+          : await runHandler(
+              fn,
+              input,
+              this.context(fn, id, req, () => {
+                rowExists = true;
+              }),
+              req.signal,
+            );
       } catch (err) {
         failure = err;
       } finally {
@@ -149,7 +158,9 @@ export class Invoker {
     const fn = this.authorize(req);
     parseInput(fn, req.input); // reject bad input now, not after a retry cycle
     const id = uuidv7();
-    const maxAttempts = (fn.retries ?? 0) + 1;
+    const remote = this.onServer(fn, req);
+    // A job waiting for its server retries (with capped backoff) until the link is back.
+    const maxAttempts = remote ? SERVER_WAIT_ATTEMPTS : (fn.retries ?? 0) + 1;
     const row: NewInvocation = {
       id,
       function: fn.name,
@@ -178,6 +189,7 @@ export class Invoker {
           principal: req.principal,
           trigger: req.trigger,
           idempotencyKey: req.idempotencyKey,
+          ...(remote ? { placement: "server" as const } : {}),
         },
         { id, maxAttempts, backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS, delayMs: req.delayMs },
       ),
@@ -203,7 +215,10 @@ export class Invoker {
           const fn = this.authorize(req); // the principal travels with the job: re-checked at run time
           release = this.deps.limits?.acquire(fn.name);
           const input = parseInput(fn, payload.input);
-          const output = await runHandler(fn, input, this.context(fn, id, req), job.signal);
+          const output =
+            payload.placement === "server" && this.deps.forwarder?.configured
+              ? (await this.deps.forwarder.forward(fn.name, input, req.principal, id, job.signal)).output
+              : await runHandler(fn, input, this.context(fn, id, req), job.signal);
           const finishedAt = Date.now();
           await this.deps.store.update(id, {
             status: "succeeded",
@@ -291,6 +306,25 @@ export class Invoker {
       );
     }
     return (await this.deps.store.get(id))!;
+  }
+
+  /** Should this invocation run on the server? Decided on the edge; a server runs everything itself. */
+  private onServer(fn: AnyFunction, req: InvokeRequest): boolean {
+    const placement = req.placement ?? "auto";
+    if (placement === "local" || this.deps.node().role === "server") return false;
+    const forwarder = this.deps.forwarder;
+    if (placement === "server") {
+      if (!forwarder?.configured) {
+        throw new AppError(
+          422,
+          "NO_SERVER",
+          "placement=server needs an edge started with --server-url and SUTAZAI_SERVER_KEY.",
+        );
+      }
+      return true;
+    }
+    // auto: the function's own preference, when the server is there to take it
+    return fn.placement === "server" && forwarder?.configured === true && forwarder.online();
   }
 
   /** A context for a function's own REST routes (/fn/<name>/*); not recorded as an invocation. */

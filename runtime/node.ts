@@ -14,6 +14,7 @@ import { unconfiguredLLM } from "./llm/unconfigured.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { applyMigrations } from "./migrate.ts";
 import { loadNodeId } from "./node-identity.ts";
+import { createForwarder } from "./placement/forwarder.ts";
 import type { AppEnv, Platform, ReadinessCheck } from "./platform.ts";
 import type { Queue, QueueWorker } from "./queue/types.ts";
 import { createStateStore } from "./state.ts";
@@ -64,7 +65,12 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       Object.fromEntries(opts.functions.filter((f) => f.concurrency).map((f) => [f.name, f.concurrency!])),
     );
     const nodeInfo: NodeInfo = { id: nodeId, role: config.role === "edge" ? "edge" : "server", online: true };
-    const node = () => nodeInfo;
+    const forwarder =
+      config.role === "edge" && config.serverUrl
+        ? createForwarder({ serverUrl: config.serverUrl, serverKey: config.serverKey })
+        : undefined;
+    // An edge is online while its server answers; sync and forwarding both report it.
+    const node = () => (forwarder ? { ...nodeInfo, online: forwarder.online() } : nodeInfo);
     const security = await createSecurity(database, config, nodeId, log);
     if (config.role !== "worker") await bootstrapAdmin(security, config, log);
     await recordConfig(database.db, security.audit, config);
@@ -81,6 +87,7 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       log,
       metrics,
       retryBackoffMs: config.retryBackoffMs,
+      forwarder,
       limits,
       onFinished: async (event) => {
         // Every invocation is audited; the raw input only when the function opted in.
@@ -151,6 +158,7 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       log,
       node,
       security,
+      forwarder,
       limits,
       readiness,
       workflows: engine,

@@ -10,6 +10,7 @@ import type { InvocationStore } from "./invocations/store.ts";
 import type { Invoker } from "./invoke.ts";
 import type { LLM } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
+import type { Forwarder } from "./placement/forwarder.ts";
 import type { Queue } from "./queue/types.ts";
 import type { StateStore } from "./state.ts";
 import type { RuntimeMetrics } from "./telemetry/metrics.ts";
@@ -39,6 +40,8 @@ export interface Platform {
   log: Logger;
   node: () => NodeInfo;
   security: Security;
+  /** an edge's link for `placement: server` invocations (absent on servers) */
+  forwarder?: Forwarder;
   limits: ConcurrencyLimits;
   readiness: ReadinessCheck[];
   workflows: WorkflowEngine;

@@ -1,5 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { AppError } from "../errors.ts";
+import { ON_BEHALF_HEADER, type Placement, principalOnBehalf } from "../placement/forwarder.ts";
 import type { AppEnv, Platform } from "../platform.ts";
 import { requirePermission } from "./guard.ts";
 import { streamInvocation } from "./invoke-stream.ts";
@@ -41,7 +43,13 @@ const invokeRoute = createRoute({
     "Synchronous by default: answers with the output. `?mode=async` enqueues it and answers 202 with the invocation id and a Location header. An `Idempotency-Key` header makes a repeated request return the first result instead of running twice.",
   request: {
     params: NameParam,
-    query: z.object({ mode: z.enum(["sync", "async"]).optional() }),
+    query: z.object({
+      mode: z.enum(["sync", "async"]).optional(),
+      placement: z
+        .enum(["auto", "local", "server"])
+        .optional()
+        .openapi({ description: "edge only: `server` forwards to the central server, queued while offline" }),
+    }),
     headers: z.object({ "idempotency-key": z.string().max(200).optional() }),
   },
   responses: {
@@ -68,6 +76,12 @@ const invokeRoute = createRoute({
   },
 });
 
+function queuedForServer(c: Context<AppEnv>, queued: { id: string }) {
+  const location = `/v1/invocations/${queued.id}`;
+  c.header("Location", location);
+  return c.json({ id: queued.id, status: "queued" as const, location, placement: "server" }, 202);
+}
+
 export function functionRoutes(platform: Platform) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(listRoute, (c) => {
@@ -93,14 +107,25 @@ export function functionRoutes(platform: Platform) {
         "The Idempotency-Key header must be at most 200 characters.",
       );
     }
+    const placement = (c.req.query("placement") ?? "auto") as Placement;
     const req = {
       function: name,
       input: c.get("body"),
-      principal: c.get("principal"),
+      // a forwarded request from an edge runs as the caller the edge names (node keys only)
+      principal: principalOnBehalf(c.get("principal"), c.req.header(ON_BEHALF_HEADER)),
       trigger: "http" as const,
       idempotencyKey,
       signal: c.req.raw.signal,
+      placement,
     };
+    if (
+      mode === "sync" &&
+      placement === "server" &&
+      platform.forwarder?.configured &&
+      !platform.forwarder.online()
+    ) {
+      return queuedForServer(c, await platform.invoker.enqueue(req));
+    }
     if (mode === "async") {
       const { id } = await platform.invoker.enqueue(req);
       const location = `/v1/invocations/${id}`;
@@ -113,9 +138,17 @@ export function functionRoutes(platform: Platform) {
       platform.invoker.authorize(req); // refuse with a real 403/404 before the stream's 200 is sent
       return streamInvocation(c, platform, req) as never;
     }
-    const result = await platform.invoker.invoke(req);
-    c.header("X-Invocation-Id", result.id);
-    return c.json(result, 200);
+    try {
+      const result = await platform.invoker.invoke(req);
+      c.header("X-Invocation-Id", result.id);
+      return c.json(result, 200);
+    } catch (err) {
+      // The link dropped during the call: keep the work, queued until the server is back.
+      if (err instanceof AppError && err.code === "SERVER_UNREACHABLE" && placement === "server") {
+        return queuedForServer(c, await platform.invoker.enqueue(req));
+      }
+      throw err;
+    }
   });
   return app;
 }

@@ -14,6 +14,8 @@ export interface JobPayload {
   principal: Principal;
   trigger: Trigger;
   idempotencyKey?: string;
+  /** "server": an edge forwards it to its server when the job runs */
+  placement?: "server";
 }
 
 export interface EnqueueOptions {

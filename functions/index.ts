@@ -1,6 +1,7 @@
 import type { AnyFunction } from "../runtime/function.ts";
 import { codeAssistant } from "./code-assistant/index.ts";
 import { echo } from "./echo/index.ts";
+import { knowledge } from "./knowledge/index.ts";
 import { resourceOptimizer } from "./resource-optimizer/index.ts";
 import { taskCoordinator } from "./task-coordinator/index.ts";
 import { telemetry } from "./telemetry/index.ts";
@@ -12,4 +13,5 @@ export const builtinFunctions: AnyFunction[] = [
   codeAssistant as AnyFunction,
   taskCoordinator as AnyFunction,
   resourceOptimizer as AnyFunction,
+  knowledge as AnyFunction,
 ];

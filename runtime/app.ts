@@ -15,6 +15,7 @@ import { functionRoutes } from "./http/routes-functions.ts";
 import { healthRoutes } from "./http/routes-health.ts";
 import { invocationRoutes } from "./http/routes-invocations.ts";
 import { keyRoutes } from "./http/routes-keys.ts";
+import { knowledgeRoutes } from "./http/routes-knowledge.ts";
 import { metricsRoutes } from "./http/routes-metrics.ts";
 import { modelRoutes } from "./http/routes-models.ts";
 import { stateRoutes } from "./http/routes-state.ts";
@@ -67,6 +68,7 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
     auditRoutes,
     modelRoutes,
     workflowRoutes,
+    knowledgeRoutes,
   ];
   for (const group of [...groups, ...extraRoutes]) {
     app.route("/", group(platform));

@@ -12,3 +12,4 @@ export { nodeMeta } from "./node-meta.ts";
 export { state } from "./state.ts";
 export { telemetryReadings } from "./telemetry.ts";
 export { type WorkflowRow, type WorkflowStepRow, workflowSteps, workflows } from "./workflows.ts";
+export { knowledgeCollections, knowledgeDocuments, knowledgeChunks, knowledgeIndexes, type KnowledgeCollectionRow, type KnowledgeDocumentRow, type KnowledgeChunkRow, type KnowledgeIndexRow } from "./knowledge.ts";

@@ -73,6 +73,14 @@ const MATRIX: readonly Row[] = [
   { endpoint: "POST /v1/workflows",                    ok: 201, allow: [A, O, D] },
   { endpoint: "GET /v1/workflows/:id",                 ok: 200, allow: [A, O, D, U] },
   { endpoint: "DELETE /v1/workflows/:id",              ok: 200, allow: [A, O] },         // someone else's workflow: needs invocations:manage too
+  // knowledge base: knowledge:read/write, then the `knowledge` function (the device is granted echo only)
+  { endpoint: "GET /v1/knowledge/collections",         ok: 200, allow: [A, O, D] },
+  { endpoint: "POST /v1/knowledge/collections",        ok: 201, allow: [A, O, D] },
+  { endpoint: "DELETE /v1/knowledge/collections/:name", ok: 200, allow: [A, O, D] },
+  { endpoint: "GET /v1/knowledge/collections/:name/documents", ok: 200, allow: [A, O, D] },
+  { endpoint: "POST /v1/knowledge/documents?mode=async", ok: 202, allow: [A, O, D] },     // no worker: stays queued
+  { endpoint: "DELETE /v1/knowledge/documents",        ok: 404, allow: [A, O, D] },      // past the gate: no such document
+  { endpoint: "GET /v1/knowledge/search",              ok: 200, allow: [A, O, D] },      // keyword mode: no LLM in tests
 ];
 
 const ROLES: readonly Role[] = [A, O, D, U, V, N];
@@ -240,7 +248,36 @@ const REQUESTS: Record<string, (ctx: Ctx) => Promise<Prepared> | Prepared> = {
       untouched: async () => expect((await node.platform.workflows.get(id)).status).toBe("running"),
     };
   },
+  "GET /v1/knowledge/collections": () => ({ path: "/v1/knowledge/collections" }),
+  "POST /v1/knowledge/collections": () => ({
+    path: "/v1/knowledge/collections",
+    init: jsonPost({ name: `m-${uuidv7()}`, embeddingModel: "m", dimension: 8 }),
+  }),
+  "DELETE /v1/knowledge/collections/:name": async ({ node }) => {
+    const name = `d-${uuidv7()}`;
+    await knowledgeCall(node, { action: "createCollection", name, embeddingModel: "m", dimension: 8 });
+    return { path: `/v1/knowledge/collections/${name}`, init: { method: "DELETE" } };
+  },
+  "GET /v1/knowledge/collections/:name/documents": async ({ node }) => {
+    await knowledgeCall(node, { action: "createCollection", name: "matrix", embeddingModel: "m", dimension: 8 }).catch(() => {});
+    return { path: "/v1/knowledge/collections/matrix/documents" };
+  },
+  "POST /v1/knowledge/documents?mode=async": () => ({
+    path: "/v1/knowledge/documents?mode=async",
+    init: jsonPost({ collection: "matrix", key: "k", content: "hello" }),
+  }),
+  "DELETE /v1/knowledge/documents": async ({ node }) => {
+    await knowledgeCall(node, { action: "createCollection", name: "matrix", embeddingModel: "m", dimension: 8 }).catch(() => {});
+    return { path: "/v1/knowledge/documents?collection=matrix&key=none", init: { method: "DELETE" } };
+  },
+  "GET /v1/knowledge/search": async ({ node }) => {
+    await knowledgeCall(node, { action: "createCollection", name: "matrix", embeddingModel: "m", dimension: 8 }).catch(() => {});
+    return { path: "/v1/knowledge/search?collection=matrix&q=hello&mode=keyword" };
+  },
 };
+
+const knowledgeCall = (node: TestNode, input: unknown) =>
+  node.platform.invoker.invoke({ function: "knowledge", input, principal: SYSTEM_PRINCIPAL, trigger: "http" });
 
 let node: TestNode;
 let ctx: Ctx;
@@ -308,7 +345,8 @@ describe("the expectation table", () => {
         .replace(/^\/v1\/functions\/(echo|telemetry)/, "/v1/functions/{name}")
         .replace(/^\/v1\/state\/ns\/key$/, "/v1/state/{namespace}/{key}")
         .replace(/^\/v1\/state\/ns$/, "/v1/state/{namespace}")
-        .replace(":id", "{id}");
+        .replace(":id", "{id}")
+        .replace(":name", "{name}");
       return `${method} ${template}`;
     });
     for (const [path, ops] of Object.entries(doc.paths)) {

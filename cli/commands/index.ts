@@ -2,6 +2,7 @@ import { auditCommand } from "./audit.ts";
 import { edgeCommand } from "./edge.ts";
 import { invokeCommand } from "./invoke.ts";
 import { keysCommand } from "./keys.ts";
+import { knowledgeCommand } from "./knowledge.ts";
 import { migrateCommand } from "./migrate.ts";
 import { serverCommand } from "./server.ts";
 import type { Command } from "./types.ts";
@@ -18,4 +19,5 @@ export const COMMANDS: Command[] = [
   invokeCommand,
   keysCommand,
   auditCommand,
+  knowledgeCommand,
 ];

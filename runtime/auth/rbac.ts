@@ -21,6 +21,9 @@ export const PERMISSIONS = {
   "sync:manage": ["admin", "operator"],
   "sync:replicate": ["node"],
   "nodes:read": ["admin", "operator", "auditor"],
+  // knowledge base (functions/knowledge): devices may search and ask once granted the function
+  "knowledge:read": ["admin", "operator", "developer", "device"],
+  "knowledge:write": ["admin", "operator", "developer"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -32,6 +32,19 @@ export interface NodeOptions {
   routes?: RouteGroup[];
   readiness?: ReadinessCheck[];
   onFinished?: (event: FinishedInvocation) => Promise<void> | void;
+  plugins?: Array<(platform: Platform) => Promise<NodePlugin>>;
+}
+
+/**
+ * Something deploy/* plugs into a node once its platform exists (the sync client or hub):
+ * extra routes, readiness checks, the node's view of connectivity, and a close hook.
+ */
+export interface NodePlugin {
+  routes?: RouteGroup[];
+  readiness?: ReadinessCheck[];
+  /** edge connectivity as this plugin sees it (null: not known yet) */
+  online?: () => boolean | null;
+  close?: () => Promise<void>;
 }
 
 export interface RuntimeNode {
@@ -57,7 +70,7 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
     const nodeId = await loadNodeId(database.db);
     queue = await opts.queue(database);
     const catalogue = new Catalogue(opts.functions);
-    const invocations = new InvocationStore(database.db);
+    const invocations = new InvocationStore(database.db, database.client);
     const state = createStateStore(database.db);
     const llm = opts.llm ?? unconfiguredLLM();
     const metrics = createRuntimeMetrics();
@@ -69,8 +82,17 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       config.role === "edge" && config.serverUrl
         ? createForwarder({ serverUrl: config.serverUrl, serverKey: config.serverKey })
         : undefined;
-    // An edge is online while its server answers; sync and forwarding both report it.
-    const node = () => (forwarder ? { ...nodeInfo, online: forwarder.online() } : nodeInfo);
+    // An edge is online while its server answers: the sync plugin knows best, forwarding
+    // otherwise; a node with neither has no server to be away from.
+    const plugged: NodePlugin[] = [];
+    const node = (): NodeInfo => {
+      if (nodeInfo.role !== "edge") return nodeInfo;
+      for (const p of plugged) {
+        const online = p.online?.();
+        if (online !== undefined && online !== null) return { ...nodeInfo, online };
+      }
+      return forwarder ? { ...nodeInfo, online: forwarder.online() } : nodeInfo;
+    };
     const security = await createSecurity(database, config, nodeId, log);
     if (config.role !== "worker") await bootstrapAdmin(security, config, log);
     await recordConfig(database.db, security.audit, config);
@@ -163,7 +185,12 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       readiness,
       workflows: engine,
     };
-    const app = createApp(platform, opts.routes);
+    for (const plugin of opts.plugins ?? []) {
+      const p = await plugin(platform);
+      plugged.push(p);
+      readiness.push(...(p.readiness ?? []));
+    }
+    const app = createApp(platform, [...(opts.routes ?? []), ...plugged.flatMap((p) => p.routes ?? [])]);
     // Workflows interrupted by a restart continue: results recorded while no process was
     // listening are read back, ready steps enqueued. Safe to run in every process at once.
     await engine.recover().catch((err) => log.error("workflow recovery failed", { error: String(err) }));
@@ -178,6 +205,8 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       },
       async close() {
         engine.close();
+        for (const p of plugged)
+          await p.close?.().catch((err) => log.warn("plugin close failed", { error: String(err) }));
         await Promise.all(workers.map((w) => w.close(config.shutdownGraceMs)));
         await invocations.flush();
         await security.audit.flush();

@@ -1,4 +1,5 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import type { Client, InValue } from "@libsql/client";
+import { and, desc, eq, getTableColumns, lt, sql } from "drizzle-orm";
 import { type InvocationRow, invocations } from "../../schema/index.ts";
 import type { Db } from "../db.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -22,15 +23,46 @@ export interface ListFilter {
   limit?: number;
 }
 
+const COLUMNS = Object.entries(getTableColumns(invocations)) as Array<
+  [keyof NewInvocation, { name: string }]
+>;
+const ROWS_PER_INSERT = 500;
+const insertSqlCache = new Map<number, string>();
+function insertSql(rows: number): string {
+  let sql = insertSqlCache.get(rows);
+  if (!sql) {
+    const tuple = `(${COLUMNS.map(() => "?").join(",")})`;
+    sql = `INSERT INTO invocations (${COLUMNS.map(([, c]) => c.name).join(",")}) VALUES ${Array(rows).fill(tuple).join(",")}`;
+    insertSqlCache.set(rows, sql);
+  }
+  return sql;
+}
+// The column defaults of schema/invocations.ts, which a raw INSERT does not apply for us.
+const DEFAULTS: Partial<Record<keyof NewInvocation, () => InValue>> = {
+  attempt: () => 0,
+  maxAttempts: () => 1,
+  createdAt: () => Date.now(),
+};
+const rowArgs = (row: NewInvocation) =>
+  COLUMNS.map(([key]) => (row[key] ?? DEFAULTS[key]?.() ?? null) as InValue);
+
 /** Reads and writes of the `invocations` table. */
 export class InvocationStore {
   private readonly finished: GroupCommit<NewInvocation>;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    client: Client,
+  ) {
     // Finished sync invocations are written in groups: every request still waits for its
     // row to be committed, but concurrent requests share one INSERT and one fsync.
+    // Raw SQL rather than drizzle's builder: building the statement was an eighth of the
+    // invoke path's CPU. Columns come from the table definition, so they cannot drift.
     this.finished = new GroupCommit(async (rows) => {
-      await this.db.insert(invocations).values(rows);
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+        await client.execute({ sql: insertSql(chunk.length), args: chunk.flatMap(rowArgs) });
+      }
     });
   }
 

@@ -201,10 +201,10 @@ export class Invoker {
   runJob = async (job: ActiveJob): Promise<void> => {
     const { payload } = job;
     const id = payload.invocationId;
-    const row = await this.deps.store.get(id);
-    if (!row || ["succeeded", "failed", "cancelled"].includes(row.status)) return; // duplicate delivery
     const startedAt = Date.now();
-    await this.deps.store.update(id, { status: "running", attempt: job.attempt, startedAt, error: null });
+    // One statement marks it running unless it already ended (a duplicate delivery, or
+    // cancelled while queued): then there is nothing to do.
+    if (!(await this.deps.store.startRun(id, job.attempt, startedAt))) return;
     const req: InvokeRequest = { ...payload, signal: job.signal };
     await withSpan(
       "queue.run",

@@ -12,13 +12,20 @@ import { jsonPost, startTestNode, type TestNode, waitForInvocation } from "./sup
 /** A tracer that records span names and attributes, standing in for an OTel SDK. */
 const recorded: Array<{ name: string; attributes: Record<string, unknown>; ended: boolean }> = [];
 function recordingSpan(name: string, opts?: SpanOptions): Span {
-  const entry = { name, attributes: { ...(opts?.attributes ?? {}) }, ended: false };
+  const entry: (typeof recorded)[number] = {
+    name,
+    attributes: { ...(opts?.attributes ?? {}) },
+    ended: false,
+  };
   recorded.push(entry);
   const span = trace.wrapSpanContext({ traceId: "1".repeat(32), spanId: "2".repeat(16), traceFlags: 1 });
   return Object.assign(Object.create(span), {
     setStatus: () => span,
     recordException: () => {},
-    setAttribute: (k: string, v: unknown) => ((entry.attributes[k] = v), span),
+    setAttribute: (k: string, v: unknown) => {
+      entry.attributes[k] = v;
+      return span;
+    },
     end: () => {
       entry.ended = true;
     },

@@ -52,7 +52,7 @@ export class InvocationStore {
 
   constructor(
     private readonly db: Db,
-    client: Client,
+    private readonly client: Client,
   ) {
     // Finished sync invocations are written in groups: every request still waits for its
     // row to be committed, but concurrent requests share one INSERT and one fsync.
@@ -97,6 +97,15 @@ export class InvocationStore {
       .insert(invocations)
       .values(row)
       .onConflictDoUpdate({ target: invocations.id, set: { progress: row.progress } });
+  }
+
+  /** queued (or crashed mid-run) → running; false when the invocation already ended or is unknown */
+  async startRun(id: string, attempt: number, startedAt: number): Promise<boolean> {
+    const rs = await this.client.execute({
+      sql: "UPDATE invocations SET status = 'running', attempt = ?, started_at = ?, error = NULL WHERE id = ? AND status NOT IN ('succeeded', 'failed', 'cancelled') RETURNING id",
+      args: [attempt, startedAt, id],
+    });
+    return rs.rows.length > 0;
   }
 
   async update(id: string, fields: Partial<NewInvocation>): Promise<void> {

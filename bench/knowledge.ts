@@ -74,7 +74,7 @@ export async function runKnowledgeBench(): Promise<Record<string, unknown>> {
       // 100 paragraphs of ~60 words (~420 chars < 128 tokens): exactly one chunk each
       const paragraphs = Array.from(
         { length: PER_DOC },
-        () => Array.from({ length: 60 }, word).join(" ") + ".",
+        () => `${Array.from({ length: 60 }, word).join(" ")}.`,
       );
       for (let i = 0; i < PER_DOC; i++) {
         const v = vectorNear(centres[Math.floor(rand() * centres.length)]!, 0.35);

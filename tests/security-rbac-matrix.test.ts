@@ -259,7 +259,12 @@ const REQUESTS: Record<string, (ctx: Ctx) => Promise<Prepared> | Prepared> = {
     return { path: `/v1/knowledge/collections/${name}`, init: { method: "DELETE" } };
   },
   "GET /v1/knowledge/collections/:name/documents": async ({ node }) => {
-    await knowledgeCall(node, { action: "createCollection", name: "matrix", embeddingModel: "m", dimension: 8 }).catch(() => {});
+    await knowledgeCall(node, {
+      action: "createCollection",
+      name: "matrix",
+      embeddingModel: "m",
+      dimension: 8,
+    }).catch(() => {});
     return { path: "/v1/knowledge/collections/matrix/documents" };
   },
   "POST /v1/knowledge/documents?mode=async": () => ({
@@ -267,17 +272,32 @@ const REQUESTS: Record<string, (ctx: Ctx) => Promise<Prepared> | Prepared> = {
     init: jsonPost({ collection: "matrix", key: "k", content: "hello" }),
   }),
   "DELETE /v1/knowledge/documents": async ({ node }) => {
-    await knowledgeCall(node, { action: "createCollection", name: "matrix", embeddingModel: "m", dimension: 8 }).catch(() => {});
+    await knowledgeCall(node, {
+      action: "createCollection",
+      name: "matrix",
+      embeddingModel: "m",
+      dimension: 8,
+    }).catch(() => {});
     return { path: "/v1/knowledge/documents?collection=matrix&key=none", init: { method: "DELETE" } };
   },
   "GET /v1/knowledge/search": async ({ node }) => {
-    await knowledgeCall(node, { action: "createCollection", name: "matrix", embeddingModel: "m", dimension: 8 }).catch(() => {});
+    await knowledgeCall(node, {
+      action: "createCollection",
+      name: "matrix",
+      embeddingModel: "m",
+      dimension: 8,
+    }).catch(() => {});
     return { path: "/v1/knowledge/search?collection=matrix&q=hello&mode=keyword" };
   },
 };
 
 const knowledgeCall = (node: TestNode, input: unknown) =>
-  node.platform.invoker.invoke({ function: "knowledge", input, principal: SYSTEM_PRINCIPAL, trigger: "http" });
+  node.platform.invoker.invoke({
+    function: "knowledge",
+    input,
+    principal: SYSTEM_PRINCIPAL,
+    trigger: "http",
+  });
 
 let node: TestNode;
 let ctx: Ctx;

@@ -9,7 +9,10 @@ export function report(line: Record<string, unknown>, record: boolean): void {
   console.log(json);
   if (!record) return;
   if (!existsSync(RESULTS)) {
-    writeFileSync(RESULTS, "# Benchmark results\n\nOne line per run: date, then the JSON line the benchmark printed.\n\n");
+    writeFileSync(
+      RESULTS,
+      "# Benchmark results\n\nOne line per run: date, then the JSON line the benchmark printed.\n\n",
+    );
   }
   appendFileSync(RESULTS, `- ${new Date().toISOString().slice(0, 10)} \`${json}\`\n`);
 }

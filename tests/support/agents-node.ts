@@ -13,7 +13,6 @@ export const TINY_CONTEXT = 512;
  * An invoke answer or a problem, read field by field in assertions (a wrong path fails the
  * assertion, so precise types would add nothing but casts).
  */
-// biome-ignore lint/suspicious/noExplicitAny: see above
 export type Answer = Record<string, any>;
 
 export interface AgentsHarness {

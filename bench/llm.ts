@@ -1,6 +1,16 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import { z } from "zod";
+import { loadConfig } from "../runtime/config.ts";
+import { type AnyFunction, defineFunction } from "../runtime/function.ts";
 import { createEmbeddedLLM } from "../runtime/llm/embedded.ts";
+import type { LLM } from "../runtime/llm/types.ts";
+import { silentLogger } from "../runtime/log.ts";
+import { createNode } from "../runtime/node.ts";
+import { createLocalQueue } from "../runtime/queue/local.ts";
 
 /**
  * LLM benchmark, provider side: time to first token, total time and tokens/s of the
@@ -83,6 +93,9 @@ export async function runLlmBench(opts: { repetitions?: number } = {}): Promise<
     await measureGeneration(call); // warm-up: first evaluation allocates buffers
     const runs: GenerationTiming[] = [];
     for (let i = 0; i < repetitions; i++) runs.push(await measureGeneration(call));
+    const viaInvoke = await measureThroughInvoke(llm, repetitions);
+    const d = summarize(runs);
+    const i = summarize(viaInvoke);
     return {
       bench: "llm",
       provider: "embedded",
@@ -92,9 +105,83 @@ export async function runLlmBench(opts: { repetitions?: number } = {}): Promise<
       max_tokens: LLM_BENCH_MAX_TOKENS,
       repetitions,
       load_ms: Math.round(loadMs),
-      direct: summarize(runs),
+      direct: d,
+      invoke: i,
+      added_ttft_ms: Math.round((i.ttft_ms_median - d.ttft_ms_median) * 100) / 100,
+      added_total_ms: Math.round((i.total_ms_median - d.total_ms_median) * 100) / 100,
     };
   } finally {
     await llm.close();
   }
 }
+
+/**
+ * The same generation through the whole invoke path: an edge node's HTTP API with an API
+ * key, `Accept: text/event-stream`, a function that calls ctx.llm.generate, the invocation
+ * row and audit entry. TTFT is when the first SSE `token` event reaches the client.
+ */
+async function measureThroughInvoke(llm: LLM, repetitions: number): Promise<GenerationTiming[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), "sutazai-bench-llm-"));
+  const storyteller = defineFunction({
+    name: "storyteller",
+    description: "Continues a prompt",
+    input: z.object({ prompt: z.string() }),
+    output: z.object({ text: z.string() }),
+    handler: async ({ prompt }, ctx) => ({
+      text: (await ctx.llm.generate(prompt, { maxTokens: LLM_BENCH_MAX_TOKENS, temperature: 0 })).text,
+    }),
+  });
+  const config = loadConfig("edge", { "data-dir": dataDir, "log-level": "warn" }, {});
+  const node = await createNode({
+    config,
+    llm,
+    functions: [storyteller as AnyFunction],
+    queue: (database) => createLocalQueue(database),
+    log: silentLogger,
+  });
+  const key = readFileSync(join(dataDir, "admin.key"), "utf8").trim();
+  const port = await new Promise<number>((resolve) => {
+    const server = serve({ fetch: node.app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
+      resolve(info.port),
+    );
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+  });
+  const call = async (onToken: (t: string) => void) => {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/functions/storyteller/invoke`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${key}`,
+        "content-type": "application/json",
+        accept: "text/event-stream",
+      },
+      body: JSON.stringify({ prompt: LLM_BENCH_PROMPT }),
+    });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      let cut = buffered.indexOf("\n\n");
+      while (cut >= 0) {
+        const event = buffered.slice(0, cut);
+        buffered = buffered.slice(cut + 2);
+        if (event.startsWith("event: token")) onToken(event);
+        if (event.startsWith("event: error")) throw new Error(event);
+        cut = buffered.indexOf("\n\n");
+      }
+    }
+  };
+  try {
+    await measureGeneration(call); // warm-up
+    const runs: GenerationTiming[] = [];
+    for (let r = 0; r < repetitions; r++) runs.push(await measureGeneration(call));
+    return runs;
+  } finally {
+    for (const close of closers.splice(0)) await close();
+    await node.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+const closers: Array<() => Promise<void>> = [];

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "../../runtime/log.ts";
 import { createNode, type NodeOptions, type RuntimeNode } from "../../runtime/node.ts";
 import { createLocalQueue } from "../../runtime/queue/local.ts";
 import { type NodeHost, serveNode } from "../host.ts";
+import { edgeSync } from "../sync-plugins.ts";
 
 /** What deploy/* entries accept beyond the config: everything createNode takes except the queue. */
 export type StartOptions = Partial<Omit<NodeOptions, "config" | "queue" | "log">> & {
@@ -39,6 +40,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     // Lazy: nothing is contacted or loaded until a function calls the LLM.
     llm: nodeOpts.llm ?? createLLM(config),
     ...nodeOpts,
+    plugins: [edgeSync(config), ...(nodeOpts.plugins ?? [])],
     config,
     log,
     queue: (database) =>

@@ -5,6 +5,7 @@ import { createLogger } from "../../runtime/log.ts";
 import { createNode } from "../../runtime/node.ts";
 import type { StartedNode, StartOptions } from "../edge/main.ts";
 import { serveNode } from "../host.ts";
+import { serverSync } from "../sync-plugins.ts";
 import { serverQueue } from "./queue.ts";
 
 /**
@@ -23,6 +24,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     functions: builtinFunctions,
     llm: nodeOpts.llm ?? createLLM(config),
     ...nodeOpts,
+    plugins: [serverSync(), ...(nodeOpts.plugins ?? [])],
     config,
     log,
     queue,

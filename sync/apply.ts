@@ -1,0 +1,229 @@
+import type { Transaction } from "@libsql/client";
+import { appendChanges } from "./changelog.ts";
+import { foldLocal } from "./fold.ts";
+import type { SyncContext } from "./install.ts";
+import { writeTransaction } from "./lane.ts";
+import { EMPTY_STATE, isAlive, merge, type RowState, registers } from "./merge.ts";
+import type { SnapshotRow, WireChange } from "./protocol.ts";
+import { classify, isConstraintError, type Quarantined, writeQuarantine } from "./quarantine.ts";
+import { isComplete, loadLocal, type RowWrite, stampsJson, writeRows, writeVersions } from "./rows.ts";
+import { type ResolvedTable, rowKey } from "./spec.ts";
+import { stampHlc, stampOf } from "./stamp.ts";
+
+export interface ApplyInput {
+  /** the peer the batch came from (a site id, or "server"): for errors and the quarantine */
+  from: string;
+  /** captured changes (a push batch or a pull page) */
+  changes?: WireChange[];
+  /** full row states (a snapshot page) */
+  rows?: SnapshotRow[];
+  /** server: append the applied changes of two-way tables to the change log, for other edges */
+  log?: boolean;
+  /** the cursor or acknowledgement covering this batch, written in the same transaction */
+  record?: (tx: Transaction) => Promise<void>;
+  /** test hook: runs just before COMMIT (throw to simulate a crash between apply and ack) */
+  beforeCommit?: () => void | Promise<void>;
+}
+
+export interface ApplyResult {
+  /** rows whose stored state changed */
+  applied: number;
+  /** rows the batch did not change (duplicates, changes that lost) */
+  unchanged: number;
+  /** changes kept aside for after an upgrade (unknown table or column) */
+  held: number;
+  /** changes that can never apply here (wrong direction, constraint violation) */
+  rejected: number;
+}
+
+interface Pending {
+  key: string;
+  pk: unknown[];
+  state: RowState;
+  changes: WireChange[];
+}
+
+/**
+ * Applies a batch of remote changes in ONE transaction: merge() against what is stored,
+ * materialize the result, advance the clock past the batch, and record the cursor/ack via
+ * `record` — all or nothing, so a re-sent batch finds its ack and is a no-op. The capture
+ * triggers are off meanwhile (sync_clock.applying), so applied changes are not echoed.
+ * A far-future batch is refused whole (ClockSkewError) before anything is written.
+ */
+export async function applyRemote(ctx: SyncContext, input: ApplyInput): Promise<ApplyResult> {
+  const quarantined: Quarantined[] = [];
+  const groups = new Map<string, Map<string, Pending>>();
+  let maxHlc = "";
+  const add = (t: ResolvedTable, pk: unknown[], state: RowState, change?: WireChange) => {
+    const key = rowKey(pk);
+    let group = groups.get(t.name);
+    if (!group) {
+      group = new Map();
+      groups.set(t.name, group);
+    }
+    const seen = group.get(key);
+    // Changes to one row inside a batch fold into one state first: merge is associative and
+    // commutative, so this is exactly what applying them one by one would give.
+    if (seen) {
+      seen.state = merge(t.mode, seen.state, state);
+      if (change) seen.changes.push(change);
+    } else group.set(key, { key, pk, state, changes: change ? [change] : [] });
+  };
+  for (const change of input.changes ?? []) {
+    const t = classify(ctx, change.tbl, change.cols ? Object.keys(change.cols) : [], change, quarantined);
+    if (!t) continue;
+    if (change.hlc > maxHlc) maxHlc = change.hlc;
+    add(t, change.pk, changeState(change), change);
+  }
+  for (const row of input.rows ?? []) {
+    const t = classify(ctx, row.tbl, Object.keys(row.cols), row, quarantined);
+    if (!t) continue;
+    const state = snapshotState(row);
+    for (const c of Object.values(row.cols)) if (stampHlc(c[1]) > maxHlc) maxHlc = stampHlc(c[1]);
+    if (row.del && stampHlc(row.del) > maxHlc) maxHlc = stampHlc(row.del);
+    add(t, row.pk, state);
+  }
+  // Checked before the write lock is taken; receive() checks again inside the transaction.
+  if (maxHlc) await ctx.clock.check(maxHlc, input.from);
+  try {
+    return await inTransaction(ctx, input, groups, quarantined, maxHlc, false);
+  } catch (err) {
+    if (!isConstraintError(err)) throw err;
+    // Some row breaks a constraint (a unique index, a foreign key). Rather than refusing the
+    // batch forever, redo it row by row and quarantine the rows that fail.
+    return inTransaction(ctx, input, groups, quarantined, maxHlc, true);
+  }
+}
+
+async function inTransaction(
+  ctx: SyncContext,
+  input: ApplyInput,
+  groups: Map<string, Map<string, Pending>>,
+  quarantinedBefore: Quarantined[],
+  maxHlc: string,
+  careful: boolean,
+): Promise<ApplyResult> {
+  const quarantined = [...quarantinedBefore];
+  const result: ApplyResult = { applied: 0, unchanged: 0, held: 0, rejected: 0 };
+  const failed = new Set<WireChange>();
+  return writeTransaction(ctx.client, async (tx) => {
+    await tx.execute("UPDATE sync_clock SET applying = 1 WHERE id = 1");
+    // Parents and children may arrive in one batch in any order; check FKs at COMMIT.
+    if (!careful) await tx.execute("PRAGMA defer_foreign_keys = ON");
+    if (maxHlc) await ctx.clock.receive(maxHlc, input.from, tx);
+    if (groups.size > 0) await foldLocal(tx, ctx); // stored stamps must include local changes before merging
+    for (const t of ctx.tables) {
+      const group = groups.get(t.name);
+      if (!group) continue;
+      const pending = [...group.values()];
+      if (!careful) {
+        await applyTable(tx, t, pending, result);
+        continue;
+      }
+      for (const p of pending) {
+        await tx.execute("SAVEPOINT sync_row");
+        try {
+          await applyTable(tx, t, [p], result);
+          await tx.execute("RELEASE sync_row");
+        } catch (err) {
+          if (!isConstraintError(err)) throw err;
+          await tx.execute("ROLLBACK TO sync_row");
+          await tx.execute("RELEASE sync_row");
+          for (const change of p.changes) failed.add(change);
+          const what: Array<WireChange | SnapshotRow> = p.changes.length
+            ? p.changes
+            : [{ tbl: t.name, pk: p.pk as never, cols: {} }];
+          for (const change of what)
+            quarantined.push({ change, kind: "rejected", reason: (err as Error).message });
+        }
+      }
+    }
+    if (input.log && input.changes) {
+      await appendChanges(
+        tx,
+        ctx,
+        input.changes.filter((c) => !failed.has(c)),
+      );
+    }
+    await writeQuarantine(tx, input.from, quarantined);
+    for (const q of quarantined) result[q.kind]++;
+    if (input.record) await input.record(tx);
+    await input.beforeCommit?.();
+    await tx.execute("UPDATE sync_clock SET applying = 0 WHERE id = 1");
+    return result;
+  });
+}
+
+async function applyTable(
+  tx: Transaction,
+  t: ResolvedTable,
+  pending: Pending[],
+  result: ApplyResult,
+): Promise<void> {
+  const writes: RowWrite[] = pending.map((p) => ({ key: p.key, pk: p.pk, merged: p.state }));
+  if (t.mode === "insert-only") {
+    // Nothing to load: a stored row counts as the first write, so it always stays.
+    await writeRows(
+      tx,
+      t,
+      writes.filter((w) => isAlive(t.mode, w.merged)),
+      { stamps: false },
+    );
+    result.applied += writes.length;
+    return;
+  }
+  let rest = writes;
+  const fresh = writes.filter((w) => isAlive(t.mode, w.merged) && isComplete(t, w.merged));
+  if (fresh.length > 0 && (await claimFresh(tx, t, fresh))) {
+    // None of these rows had stamps here: merge(nothing, incoming) = incoming. A row that
+    // predates sync has no stamps either and its values count as oldest, so the upsert
+    // is exactly what merge() would decide.
+    await writeRows(tx, t, fresh, { stamps: false });
+    result.applied += fresh.length;
+    if (fresh.length === writes.length) return;
+    const claimed = new Set(fresh.map((w) => w.key));
+    rest = writes.filter((w) => !claimed.has(w.key));
+  }
+  const local = await loadLocal(tx, t, rest);
+  const changed: RowWrite[] = [];
+  for (const w of rest) {
+    const stored = local.get(w.key);
+    const before = stored?.state ?? EMPTY_STATE;
+    const merged = merge(t.mode, before, w.merged);
+    if (merged === before) result.unchanged++;
+    else changed.push({ ...w, local: stored, merged });
+  }
+  await writeRows(tx, t, changed, { stamps: true });
+  result.applied += changed.length;
+}
+
+/**
+ * The optimistic path: records the stamps of rows this replica has never seen, as one
+ * insert that touches no existing row. If any row did exist, the insert is undone and
+ * every row takes the general path (load, merge, write).
+ */
+async function claimFresh(tx: Transaction, t: ResolvedTable, writes: RowWrite[]): Promise<boolean> {
+  await tx.execute("SAVEPOINT sync_fresh");
+  const rows = writes.map((w): [string, string, string | null, null] => [
+    w.key,
+    stampsJson(t, w.merged),
+    w.merged.del ?? null,
+    null,
+  ]);
+  const allNew = await writeVersions(tx, t, rows, { onlyNew: true });
+  await tx.execute(allNew ? "RELEASE sync_fresh" : "ROLLBACK TO sync_fresh");
+  if (!allNew) await tx.execute("RELEASE sync_fresh");
+  return allNew;
+}
+
+function changeState(change: WireChange): RowState {
+  const stamp = stampOf(change.hlc, change.site);
+  if (change.op === "delete") return { cols: {}, del: stamp };
+  return { cols: registers(change.cols ?? {}, stamp) };
+}
+
+function snapshotState(row: SnapshotRow): RowState {
+  const cols: RowState["cols"] = {};
+  for (const [name, [v, s]] of Object.entries(row.cols)) cols[name] = { v, s };
+  return row.del ? { cols, del: row.del } : { cols };
+}

@@ -1,0 +1,57 @@
+import type { Exec } from "./clock.ts";
+import type { SyncContext } from "./install.ts";
+import { writeTransaction } from "./lane.ts";
+import type { ResolvedTable } from "./spec.ts";
+
+/*
+ * Folds this replica's own captured changes into sync_versions (the stamps merge compares).
+ * Triggers only append to sync_changes — keeping every write cheap — and this catches the
+ * metadata up in bulk, inside the transaction of whatever needs it next: applying remote
+ * changes, collecting garbage, serving a snapshot, dropping acknowledged outbox rows.
+ *
+ * For a replica's own changes, merge() reduces to "overwrite": the HLC ticks past every
+ * stamp the replica has stored (local or received), so each local change carries the
+ * newest stamps its row has seen. Folding is therefore a JSON patch of the stamps, in seq
+ * order, which SQLite does in one statement per table without a round trip through JS.
+ */
+
+function foldSql(t: ResolvedTable): string {
+  const stamp = "printf('%016x', c.hlc) || ':' || c.site";
+  // The columns an insert or update wrote, each with the change's stamp; a whole-row table
+  // keeps one stamp for the row.
+  const written =
+    t.mode === "row"
+      ? `json_object('*', ${stamp})`
+      : `(SELECT json_group_object(key, ${stamp}) FROM json_each(c.cols))`;
+  return (
+    "INSERT INTO sync_versions (tbl, pk, stamps, del, vals) " +
+    `SELECT c.tbl, c.pk, CASE WHEN c.op = 'delete' THEN '{}' ELSE ${written} END, ` +
+    // A delete's row values go to its tombstone; any later change put the row back in its table.
+    `CASE WHEN c.op = 'delete' THEN ${stamp} END, CASE WHEN c.op = 'delete' THEN c.cols END ` +
+    "FROM sync_changes c WHERE c.seq > ? AND c.seq <= ? AND c.site = ? AND c.tbl = ? ORDER BY c.seq " +
+    "ON CONFLICT (tbl, pk) DO UPDATE SET stamps = json_patch(stamps, excluded.stamps), " +
+    "del = coalesce(excluded.del, del), vals = excluded.vals"
+  );
+}
+
+/** Catches sync_versions up with sync_changes; returns how many changes were folded. Run in a write transaction. */
+export async function foldLocal(tx: Exec, ctx: SyncContext): Promise<number> {
+  const rs = await tx.execute(
+    "SELECT folded_seq, (SELECT seq FROM sqlite_sequence WHERE name = 'sync_changes') AS head FROM sync_clock WHERE id = 1",
+  );
+  const from = Number(rs.rows[0]!.folded_seq);
+  const head = Number(rs.rows[0]!.head ?? 0);
+  if (head <= from) return 0;
+  let folded = 0;
+  // Edge → server tables need no stamps on the edge: nothing is ever merged into them there.
+  for (const t of ctx.tables.filter((t) => t.versioned && t.direction !== "up")) {
+    folded += (await tx.execute({ sql: foldSql(t), args: [from, head, ctx.siteId, t.name] })).rowsAffected;
+  }
+  await tx.execute({ sql: "UPDATE sync_clock SET folded_seq = ? WHERE id = 1", args: [head] });
+  return folded;
+}
+
+/** Folds in its own write transaction (maintenance, or before serving a snapshot). */
+export function foldNow(ctx: SyncContext): Promise<number> {
+  return writeTransaction(ctx.client, (tx) => foldLocal(tx, ctx));
+}

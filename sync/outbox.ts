@@ -1,0 +1,83 @@
+import type { Client } from "@libsql/client";
+import { type ChangesJson, readChangesJson } from "./changelog.ts";
+import type { Exec } from "./clock.ts";
+import { foldLocal } from "./fold.ts";
+import type { SyncContext } from "./install.ts";
+import { writeBatch, writeTransaction } from "./lane.ts";
+
+/*
+ * The edge's outbox (sync_changes) and its bookkeeping row in sync_peers (site "upstream").
+ */
+export const UPSTREAM = "upstream";
+
+export interface UpstreamRow {
+  ackedSeq: number;
+  pullCursor: number;
+  serverSite: string | null;
+  lastPushAt: number | null;
+  lastPullAt: number | null;
+}
+
+/** The edge's bookkeeping about its server (installSync creates the row). */
+export async function upstream(exec: Exec): Promise<UpstreamRow> {
+  const r = (await exec.execute({ sql: "SELECT * FROM sync_peers WHERE site = ?", args: [UPSTREAM] }))
+    .rows[0];
+  if (!r) return { ackedSeq: 0, pullCursor: 0, serverSite: null, lastPushAt: null, lastPullAt: null };
+  const num = (v: unknown) => (v === null ? null : Number(v));
+  return {
+    ackedSeq: Number(r.acked_seq),
+    pullCursor: Number(r.pull_cursor),
+    serverSite: r.peer_site === null ? null : String(r.peer_site),
+    lastPushAt: num(r.last_push_at),
+    lastPullAt: num(r.last_pull_at),
+  };
+}
+
+/** The next outbox rows after `after`, in order, up to `limit` rows or about `maxBytes`, as JSON text. */
+export async function readOutbox(
+  exec: Exec,
+  after: number,
+  limit: number,
+  maxBytes: number,
+): Promise<ChangesJson> {
+  return readChangesJson(exec, { after, limit, maxBytes });
+}
+
+/** Outbox rows the server has not acknowledged yet. */
+export async function countOutbox(exec: Exec): Promise<number> {
+  const rs = await exec.execute({
+    sql: "SELECT COUNT(*) AS n FROM sync_changes WHERE seq > coalesce((SELECT acked_seq FROM sync_peers WHERE site = ?), 0)",
+    args: [UPSTREAM],
+  });
+  return Number(rs.rows[0]!.n);
+}
+
+/**
+ * Records the server's acknowledgement and drops the outbox rows it covers, atomically.
+ * Rows not yet folded into sync_versions stay until the next fold (their stamps are
+ * needed there); they are no longer pending.
+ */
+export async function ackOutbox(client: Client, acked: number, serverSite: string): Promise<void> {
+  await writeBatch(client, [
+    {
+      sql: "UPDATE sync_peers SET acked_seq = MAX(acked_seq, ?), last_push_at = ?, peer_site = ? WHERE site = ?",
+      args: [acked, Date.now(), serverSite, UPSTREAM],
+    },
+    {
+      sql: "DELETE FROM sync_changes WHERE seq <= MIN(?, (SELECT folded_seq FROM sync_clock WHERE id = 1))",
+      args: [acked],
+    },
+  ]);
+}
+
+/** Folds what the server has acknowledged, then drops it (maintenance between rounds). */
+export function pruneOutbox(ctx: SyncContext): Promise<number> {
+  return writeTransaction(ctx.client, async (tx) => {
+    await foldLocal(tx, ctx);
+    const rs = await tx.execute({
+      sql: "DELETE FROM sync_changes WHERE seq <= (SELECT acked_seq FROM sync_peers WHERE site = ?)",
+      args: [UPSTREAM],
+    });
+    return rs.rowsAffected;
+  });
+}

@@ -1,0 +1,79 @@
+import type { Client } from "@libsql/client";
+import type { Exec } from "./clock.ts";
+import { writeStatement } from "./lane.ts";
+import type { NodeSummary } from "./protocol.ts";
+
+/*
+ * What the server knows about each edge (sync_peers): recorded on every request, listed
+ * by GET /v1/nodes.
+ */
+
+const LAG_COUNT_CAP = 1_000_000; // counting further than this tells an operator nothing new
+
+const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
+
+/**
+ * Every edge the server has heard from. `lag.changes`: change-log entries (made elsewhere)
+ * the edge has not pulled yet; `lag.ms`: time since its last pull; `pending`: outbox rows
+ * it reported still waiting at its last push.
+ */
+export async function listNodes(exec: Exec): Promise<NodeSummary[]> {
+  const peers = await exec.execute(
+    "SELECT p.*, (SELECT COUNT(*) FROM sync_quarantine q WHERE q.site = p.site) AS quarantined FROM sync_peers p ORDER BY p.site",
+  );
+  const now = Date.now();
+  const out: NodeSummary[] = [];
+  for (const p of peers.rows) {
+    const lag = await exec.execute({
+      sql: "SELECT COUNT(*) AS n FROM (SELECT 1 FROM sync_changes WHERE seq > ? AND site != ? LIMIT ?)",
+      args: [Number(p.pull_cursor), String(p.site), LAG_COUNT_CAP],
+    });
+    out.push({
+      site: String(p.site),
+      lastSeenAt: iso(p.last_seen_at),
+      lastPushAt: iso(p.last_push_at),
+      lastPullAt: iso(p.last_pull_at),
+      pending: Number(p.pending),
+      ackedSeq: Number(p.acked_seq),
+      pullCursor: Number(p.pull_cursor),
+      lag: {
+        changes: Number(lag.rows[0]!.n),
+        ms: p.last_pull_at === null ? null : now - Number(p.last_pull_at),
+      },
+      schemaVersion: p.schema_version === null ? null : Number(p.schema_version),
+      skewRejections: Number(p.skew_rejections),
+      quarantined: Number(p.quarantined),
+      lastError: p.last_error === null ? null : String(p.last_error),
+    });
+  }
+  return out;
+}
+
+/** Records that an edge was seen (and what it told us); returns its acknowledged outbox seq. */
+export async function touchPeer(
+  client: Client,
+  site: string,
+  fields: { keyId?: string; schemaVersion?: number; pullCursor?: number },
+): Promise<{ ackedSeq: number }> {
+  const now = Date.now();
+  const rs = await writeStatement(client, {
+    sql:
+      "INSERT INTO sync_peers (site, key_id, schema_version, pull_cursor, last_seen_at, last_pull_at) VALUES (?, ?, ?, ?, ?, ?) " +
+      "ON CONFLICT (site) DO UPDATE SET key_id = coalesce(excluded.key_id, key_id), " +
+      "schema_version = coalesce(excluded.schema_version, schema_version), last_seen_at = excluded.last_seen_at, " +
+      "pull_cursor = CASE WHEN ? IS NULL THEN pull_cursor ELSE excluded.pull_cursor END, " +
+      "last_pull_at = CASE WHEN ? IS NULL THEN last_pull_at ELSE excluded.last_pull_at END " +
+      "RETURNING acked_seq",
+    args: [
+      site,
+      fields.keyId ?? null,
+      fields.schemaVersion ?? null,
+      fields.pullCursor ?? 0,
+      now,
+      fields.pullCursor === undefined ? null : now,
+      fields.pullCursor ?? null,
+      fields.pullCursor ?? null,
+    ],
+  });
+  return { ackedSeq: Number(rs.rows[0]!.acked_seq) };
+}

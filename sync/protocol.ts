@@ -1,0 +1,124 @@
+import { z } from "@hono/zod-openapi";
+
+/*
+ * The wire protocol between an edge and the server. JSON over HTTP:
+ *   POST /v1/sync/push                  PushRequest -> PushResponse
+ *   GET  /v1/sync/pull?cursor=&limit=   -> PullResponse (changes, or "re-bootstrap")
+ *   GET  /v1/sync/snapshot?after=&limit= -> SnapshotPage (full row states, for re-bootstrap)
+ * The edge names itself in the `x-sutazai-node` header (its site id) and its schema version
+ * in `x-sutazai-schema`. HLCs travel as 16 hex digits (they do not fit a JSON number).
+ */
+export const NODE_HEADER = "x-sutazai-node";
+export const SCHEMA_HEADER = "x-sutazai-schema";
+export const ACKED_HEADER = "x-sutazai-acked";
+export const MAX_PUSH_CHANGES = 10_000;
+export const MAX_PULL_LIMIT = 10_000;
+
+const Hex16 = z.string().regex(/^[0-9a-f]{16}$/, "an HLC: 16 lower-case hex digits");
+const Site = z.string().min(1).max(128);
+const Count = z.number().int().nonnegative();
+/** Column values are SQLite scalars; JSON cannot carry blobs. */
+const Value = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const Pk = z
+  .array(z.union([z.string(), z.number().int()]))
+  .min(1)
+  .max(16);
+
+/** One captured change: an outbox row on the way up, a change-log row on the way down. */
+export const WireChangeSchema = z
+  .object({
+    seq: Count.openapi({ description: "the sender's sequence number (edge outbox / server change log)" }),
+    tbl: z.string().min(1).max(128),
+    pk: Pk,
+    op: z.enum(["insert", "update", "delete"]),
+    cols: z
+      .record(z.string(), Value)
+      .nullable()
+      .openapi({ description: "written columns; only the changed ones for an update" }),
+    hlc: Hex16,
+    site: Site.openapi({ description: "the replica that made the change" }),
+    sv: Count.openapi({ description: "schema version of that replica" }),
+  })
+  .openapi("SyncChange");
+export type WireChange = z.infer<typeof WireChangeSchema>;
+
+export const PushRequestSchema = z
+  .object({
+    site: Site,
+    schemaVersion: Count,
+    after: Count.openapi({ description: "the last outbox seq the edge knows the server acknowledged" }),
+    pending: Count.openapi({ description: "outbox rows still waiting after this batch" }),
+    changes: z.array(WireChangeSchema).max(MAX_PUSH_CHANGES),
+  })
+  .openapi("SyncPushRequest");
+export type PushRequest = z.infer<typeof PushRequestSchema>;
+
+export const PushResponseSchema = z
+  .object({
+    acked: Count.openapi({
+      description: "every outbox seq up to this one is applied; the edge may drop them",
+    }),
+    applied: Count,
+    skipped: Count.openapi({ description: "changes already applied earlier (a re-sent batch)" }),
+    quarantined: Count,
+    serverSite: Site,
+    head: Count,
+  })
+  .openapi("SyncPushResponse");
+export type PushResponse = z.infer<typeof PushResponseSchema>;
+
+const PullChanges = z.object({
+  rebootstrap: z.literal(false),
+  changes: z.array(WireChangeSchema),
+  next: Count.openapi({ description: "the cursor to store with these changes and to pull from next" }),
+  head: Count,
+  more: z.boolean(),
+  serverSite: Site,
+});
+const PullRebootstrap = z.object({
+  rebootstrap: z.literal(true),
+  reason: z.string(),
+  head: Count,
+  serverSite: Site,
+});
+export const PullResponseSchema = z
+  .discriminatedUnion("rebootstrap", [PullChanges, PullRebootstrap])
+  .openapi("SyncPullResponse");
+export type PullResponse = z.infer<typeof PullResponseSchema>;
+
+/** A row's full replicated state: every known column as [value, stamp], and the newest delete. */
+export const SnapshotRowSchema = z.object({
+  tbl: z.string().min(1).max(128),
+  pk: Pk,
+  cols: z.record(z.string(), z.tuple([Value, z.string().max(200)])),
+  del: z.string().max(200).optional(),
+});
+export type SnapshotRow = z.infer<typeof SnapshotRowSchema>;
+
+export const SnapshotPageSchema = z
+  .object({
+    rows: z.array(SnapshotRowSchema),
+    cursor: Count.openapi({ description: "change-log position to pull from after the last page" }),
+    next: z.string().nullable().openapi({ description: "page token for `after`; null on the last page" }),
+    serverSite: Site,
+  })
+  .openapi("SyncSnapshotPage");
+export type SnapshotPage = z.infer<typeof SnapshotPageSchema>;
+
+export const NodeSummarySchema = z
+  .object({
+    site: z.string(),
+    lastSeenAt: z.string().nullable(),
+    lastPushAt: z.string().nullable(),
+    lastPullAt: z.string().nullable(),
+    pending: Count.openapi({ description: "outbox rows the edge reported still waiting" }),
+    ackedSeq: Count,
+    pullCursor: Count,
+    lag: z.object({ changes: Count, ms: z.number().nullable() }),
+    schemaVersion: z.number().int().nullable(),
+    skewRejections: Count,
+    quarantined: Count,
+    lastError: z.string().nullable(),
+  })
+  .openapi("SyncNode");
+export type NodeSummary = z.infer<typeof NodeSummarySchema>;

@@ -1,0 +1,77 @@
+import type { Transaction } from "@libsql/client";
+import type { SyncContext } from "./install.ts";
+import type { SnapshotRow, WireChange } from "./protocol.ts";
+import { type ResolvedTable, receives, rowKey } from "./spec.ts";
+
+/*
+ * Changes a replica cannot apply are set aside in sync_quarantine instead of failing their
+ * batch — one bad change must not stall the queue behind it. "held": this version does not
+ * know the table or a column yet (a newer peer sent it); retried after an upgrade.
+ * "rejected": it can never apply here (wrong direction, a constraint violation); kept for
+ * an operator, counted in GET /v1/nodes.
+ */
+export interface Quarantined {
+  change: WireChange | SnapshotRow;
+  kind: "held" | "rejected";
+  reason: string;
+}
+
+/** Checks that this replica can take a change for `tbl` with these columns; quarantines it otherwise. */
+export function classify(
+  ctx: SyncContext,
+  tbl: string,
+  cols: string[],
+  change: WireChange | SnapshotRow,
+  out: Quarantined[],
+): ResolvedTable | undefined {
+  const t = ctx.table(tbl);
+  if (!t) {
+    out.push({
+      change,
+      kind: "held",
+      reason: `table "${tbl}" is not synced by this node's version (held until an upgrade)`,
+    });
+    return undefined;
+  }
+  if (!receives(ctx.role, t)) {
+    out.push({
+      change,
+      kind: "rejected",
+      reason: `table "${tbl}" only flows ${t.direction === "up" ? "edge → server" : "server → edge"}`,
+    });
+    return undefined;
+  }
+  const unknown = cols.filter((c) => !t.cols.includes(c));
+  if (unknown.length > 0) {
+    out.push({
+      change,
+      kind: "held",
+      reason: `unknown column(s) ${unknown.join(", ")} of "${tbl}" (held until an upgrade)`,
+    });
+    return undefined;
+  }
+  return t;
+}
+
+export async function writeQuarantine(tx: Transaction, from: string, items: Quarantined[]): Promise<void> {
+  for (const q of items) {
+    const site = "site" in q.change ? q.change.site : from;
+    await tx.execute({
+      sql: "INSERT INTO sync_quarantine (at, kind, site, tbl, pk, change, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      args: [
+        Date.now(),
+        q.kind,
+        site,
+        q.change.tbl,
+        rowKey(q.change.pk),
+        JSON.stringify(q.change),
+        q.reason.slice(0, 1000),
+      ],
+    });
+  }
+}
+
+export function isConstraintError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return String(e?.code ?? "").includes("CONSTRAINT") || /constraint failed/i.test(String(e?.message ?? ""));
+}

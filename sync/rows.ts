@@ -1,0 +1,225 @@
+import type { Exec } from "./clock.ts";
+import { isAlive, type Register, type RowState, rowStamp, valuesOf } from "./merge.ts";
+import type { ResolvedTable } from "./spec.ts";
+import { NO_STAMP } from "./stamp.ts";
+
+/*
+ * Bulk reads and writes of one synced table's rows and their merge metadata. Rows travel
+ * to and from SQLite as ONE JSON text per statement (json_each in, json_group_array out):
+ * a short statement is cheap to prepare, and one string crossing into JS beats thousands
+ * of row objects. Used only inside apply/fold transactions.
+ */
+const PER_STATEMENT = 2000;
+
+/** A row as this replica holds it. `inTable`: present in the user table (not deleted/incomplete). */
+export interface LocalRow {
+  state: RowState;
+  inTable: boolean;
+}
+
+/** One row to write: its key, key values, what is stored now (if loaded) and the merged state. */
+export interface RowWrite {
+  key: string;
+  pk: unknown[];
+  local?: LocalRow;
+  merged: RowState;
+}
+
+export interface VersionRow {
+  stamps: Record<string, string>;
+  del?: string;
+  vals?: Record<string, unknown>;
+}
+
+const q = (ident: string) => `"${ident}"`;
+
+export function chunks<T>(items: T[], size = PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** SQL matching a table's key against the JSON array of key arrays bound as the next parameter. */
+function keyIn(t: ResolvedTable): string {
+  if (t.pk.length === 1) return `${q(t.pk[0]!)} IN (SELECT value->>0 FROM json_each(?))`;
+  const paths = t.pk.map((_, i) => `value->>${i}`).join(", ");
+  return `(${t.pk.map(q).join(", ")}) IN (SELECT ${paths} FROM json_each(?))`;
+}
+
+async function jsonRows(tx: Exec, sql: string, args: Array<string | number>): Promise<unknown[]> {
+  const rs = await tx.execute({ sql, args });
+  return JSON.parse(String(rs.rows[0]!.j ?? "[]"));
+}
+
+export async function loadVersions(
+  tx: Exec,
+  t: ResolvedTable,
+  keys: string[],
+): Promise<Map<string, VersionRow>> {
+  const out = new Map<string, VersionRow>();
+  for (const part of chunks(keys)) {
+    const rows = await jsonRows(
+      tx,
+      "SELECT json_group_array(json_array(pk, stamps, del, vals)) AS j FROM sync_versions WHERE tbl = ? AND pk IN (SELECT value FROM json_each(?))",
+      [t.name, JSON.stringify(part)],
+    );
+    for (const [pk, stamps, del, vals] of rows as Array<[string, string, string | null, string | null]>) {
+      out.set(pk, {
+        stamps: JSON.parse(stamps),
+        del: del ?? undefined,
+        vals: vals === null ? undefined : JSON.parse(vals),
+      });
+    }
+  }
+  return out;
+}
+
+/** Loads the stored state of rows: stamps from sync_versions, values from the table or the tombstone. */
+export async function loadLocal(
+  tx: Exec,
+  t: ResolvedTable,
+  rows: Array<{ key: string; pk: unknown[] }>,
+): Promise<Map<string, LocalRow>> {
+  const versions = t.versioned
+    ? await loadVersions(
+        tx,
+        t,
+        rows.map((r) => r.key),
+      )
+    : new Map<string, VersionRow>();
+  const present = new Map<string, Record<string, unknown>>();
+  const colsJson = `json_object(${t.cols.map((c) => `'${c}', ${q(c)}`).join(", ")})`;
+  for (const part of chunks(rows)) {
+    const found = await jsonRows(
+      tx,
+      `SELECT json_group_array(json_array(json_array(${t.pk.map(q).join(", ")}), ${colsJson})) AS j FROM ${q(t.name)} WHERE ${keyIn(t)}`,
+      [JSON.stringify(part.map((r) => r.pk))],
+    );
+    for (const [pk, values] of found as Array<[unknown[], Record<string, unknown>]>)
+      present.set(JSON.stringify(pk), values);
+  }
+  const out = new Map<string, LocalRow>();
+  for (const { key } of rows) {
+    const ver = versions.get(key);
+    const row = present.get(key);
+    if (!ver && !row) continue;
+    out.set(key, { state: stateOf(t, ver, row ?? ver?.vals), inTable: row !== undefined });
+  }
+  return out;
+}
+
+/** A row's replicated state from its stamps and its values (a row without stamps predates sync: oldest). */
+export function stateOf(
+  t: ResolvedTable,
+  ver: VersionRow | undefined,
+  values: Record<string, unknown> | undefined,
+): RowState {
+  const stampOf = (c: string) => (t.mode === "row" ? ver?.stamps["*"] : ver?.stamps[c]) ?? NO_STAMP;
+  const cols: Record<string, Register> = {};
+  if (values) for (const c of t.cols) if (c in values) cols[c] = { v: values[c], s: stampOf(c) };
+  return ver?.del === undefined ? { cols } : { cols, del: ver.del };
+}
+
+/** The stamps of a state as stored in sync_versions.stamps (built by hand: it runs once per row applied). */
+export function stampsJson(t: ResolvedTable, state: RowState): string {
+  if (t.mode === "row") return `{"*":${JSON.stringify(rowStamp(state) ?? NO_STAMP)}}`;
+  let out = "";
+  let last: string | undefined;
+  let lastJson = "";
+  for (const c in state.cols) {
+    const s = state.cols[c]!.s;
+    if (s !== last) [last, lastJson] = [s, JSON.stringify(s)]; // the columns of one write share a stamp
+    out += `${out ? "," : ""}"${c}":${lastJson}`; // column names are plain identifiers (resolveTable)
+  }
+  return `{${out}}`;
+}
+
+/** [key, stamps JSON, delete stamp, values JSON of a row not in its table] */
+export type VersionWrite = [string, string, string | null, string | null];
+
+/**
+ * Writes sync_versions rows. `onlyNew`: insert, touching no existing row, and report
+ * whether every row was new — the optimistic path for fresh rows (see apply.ts).
+ */
+export async function writeVersions(
+  tx: Exec,
+  t: ResolvedTable,
+  rows: VersionWrite[],
+  opts: { onlyNew?: boolean } = {},
+): Promise<boolean> {
+  let inserted = 0;
+  for (const part of chunks(rows)) {
+    const rs = await tx.execute({
+      sql:
+        "INSERT INTO sync_versions (tbl, pk, stamps, del, vals) SELECT ?, value->>0, value->>1, value->>2, value->>3 FROM json_each(?) WHERE true " +
+        (opts.onlyNew
+          ? "ON CONFLICT (tbl, pk) DO NOTHING"
+          : "ON CONFLICT (tbl, pk) DO UPDATE SET stamps = excluded.stamps, del = excluded.del, vals = excluded.vals"),
+      args: [t.name, JSON.stringify(part)],
+    });
+    inserted += rs.rowsAffected;
+  }
+  return inserted === rows.length;
+}
+
+/** Whether an INSERT of this state would satisfy the table's NOT NULL columns. */
+export const isComplete = (t: ResolvedTable, state: RowState): boolean =>
+  t.required.every((c) => c in state.cols);
+
+/**
+ * Materializes merged states: live rows complete enough to insert are upserted, dead rows
+ * deleted, and (with `stamps`) their metadata stored — for rows not in the table, with the
+ * values, so a later change can bring them back.
+ */
+export async function writeRows(
+  tx: Exec,
+  t: ResolvedTable,
+  writes: RowWrite[],
+  opts: { stamps: boolean },
+): Promise<void> {
+  const upserts = new Map<string, RowWrite[]>(); // one statement shape per set of columns
+  const deletes: unknown[][] = [];
+  const versions: VersionWrite[] = [];
+  for (const w of writes) {
+    const alive = isAlive(t.mode, w.merged);
+    const inTable = w.local?.inTable ?? false;
+    const materialize = alive && (inTable || isComplete(t, w.merged));
+    if (materialize) {
+      const names = t.cols.filter((c) => c in w.merged.cols).join(",");
+      const group = upserts.get(names);
+      if (group) group.push(w);
+      else upserts.set(names, [w]);
+    } else if (inTable) {
+      deletes.push(w.pk);
+    }
+    if (opts.stamps && t.versioned) {
+      const vals = materialize ? null : JSON.stringify(valuesOf(w.merged));
+      versions.push([w.key, stampsJson(t, w.merged), w.merged.del ?? null, vals]);
+    }
+  }
+  for (const [names, group] of upserts) await upsertRows(tx, t, names ? names.split(",") : [], group);
+  for (const part of chunks(deletes)) {
+    await tx.execute({ sql: `DELETE FROM ${q(t.name)} WHERE ${keyIn(t)}`, args: [JSON.stringify(part)] });
+  }
+  if (versions.length) await writeVersions(tx, t, versions);
+}
+
+async function upsertRows(tx: Exec, t: ResolvedTable, names: string[], rows: RowWrite[]): Promise<void> {
+  const columns = [...t.pk, ...names];
+  // Insert-only tables keep what they have; the others overwrite the merged columns.
+  const onConflict =
+    t.mode === "insert-only" || names.length === 0
+      ? "DO NOTHING"
+      : `DO UPDATE SET ${names.map((c) => `${q(c)} = excluded.${q(c)}`).join(", ")}`;
+  const sql =
+    `INSERT INTO ${q(t.name)} (${columns.map(q).join(", ")}) SELECT ${columns.map((_, i) => `value->>${i}`).join(", ")} ` +
+    `FROM json_each(?) WHERE true ON CONFLICT (${t.pk.map(q).join(", ")}) ${onConflict}`;
+  for (const part of chunks(rows)) {
+    const values = part.map((w) => {
+      const row: unknown[] = [...w.pk];
+      for (const c of names) row.push(w.merged.cols[c]!.v);
+      return row;
+    });
+    await tx.execute({ sql, args: [JSON.stringify(values)] });
+  }
+}

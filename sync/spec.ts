@@ -1,0 +1,91 @@
+import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import { ConfigError } from "../runtime/errors.ts";
+import type { MergeMode } from "./merge.ts";
+
+/** Who writes a table's changes: both ways, edge → server ("up") or server → edge ("down"). */
+export type Direction = "both" | "up" | "down";
+export type Role = "edge" | "server";
+
+/** One synced table. `sync/tables.ts` lists them. */
+export interface SyncedTableSpec {
+  table: SQLiteTable;
+  mode: MergeMode;
+  direction: Direction;
+  /** columns that stay local to each node: never captured, never written by a remote change */
+  localColumns?: string[];
+  /** replicate deletes (default true; insert-only tables never do): false keeps local pruning local */
+  captureDeletes?: boolean;
+}
+
+/** A spec checked against its drizzle definition, with what the SQL generators need. */
+export interface ResolvedTable {
+  name: string;
+  mode: MergeMode;
+  direction: Direction;
+  /** primary-key columns (SQL names), in key order */
+  pk: string[];
+  /** replicated non-key columns (SQL names) */
+  cols: string[];
+  /** replicated non-key columns an INSERT cannot do without (NOT NULL, no default) */
+  required: string[];
+  captureDeletes: boolean;
+  /** whether this replica keeps per-row stamps for it (needed to merge or snapshot it) */
+  versioned: boolean;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
+  const config = getTableConfig(spec.table);
+  const name = config.name;
+  const fail = (why: string) => new ConfigError(`sync: table "${name}" cannot be synced: ${why}`);
+  if (!IDENT.test(name)) throw fail("its name must be a plain SQL identifier");
+  const pk =
+    config.primaryKeys[0]?.columns.map((c) => c.name) ??
+    config.columns.filter((c) => c.primary).map((c) => c.name);
+  if (pk.length === 0) throw fail("it has no primary key");
+  const local = new Set(spec.localColumns ?? []);
+  for (const c of local)
+    if (!config.columns.some((col) => col.name === c)) throw fail(`localColumns names unknown column "${c}"`);
+  const cols: string[] = [];
+  const required: string[] = [];
+  for (const column of config.columns) {
+    const type = column.getSQLType().toLowerCase();
+    if (!IDENT.test(column.name)) throw fail(`column "${column.name}" must be a plain SQL identifier`);
+    if (pk.includes(column.name)) {
+      // Keys travel as JSON arrays and index sync_versions as text; only text and integer
+      // keys render identically from SQL (json_array) and from JS (JSON.stringify).
+      if (type !== "text" && type !== "integer")
+        throw fail(`key column "${column.name}" must be text or integer`);
+      continue;
+    }
+    if (local.has(column.name)) continue;
+    if (type.startsWith("blob")) throw fail(`column "${column.name}" is a blob; JSON cannot carry it`);
+    cols.push(column.name);
+    if (column.notNull && !column.hasDefault) required.push(column.name);
+  }
+  if (spec.mode === "insert-only" && spec.direction !== "up") {
+    throw fail("insert-only tables can only flow edge → server (they carry no stamps to snapshot)");
+  }
+  return {
+    name,
+    mode: spec.mode,
+    direction: spec.direction,
+    pk,
+    cols,
+    required,
+    captureDeletes: spec.mode !== "insert-only" && spec.captureDeletes !== false,
+    versioned: spec.mode !== "insert-only",
+  };
+}
+
+/** Does a replica with this role capture local writes to the table (and send them)? */
+export const sends = (role: Role, t: ResolvedTable): boolean =>
+  t.direction === "both" || (role === "edge" ? t.direction === "up" : t.direction === "down");
+
+/** Does a replica with this role accept remote changes to the table? */
+export const receives = (role: Role, t: ResolvedTable): boolean =>
+  t.direction === "both" || (role === "edge" ? t.direction === "down" : t.direction === "up");
+
+/** The JSON key of a row: its primary-key values as a JSON array (same text SQL's json_array makes). */
+export const rowKey = (pk: readonly unknown[]): string => JSON.stringify(pk);

@@ -1,0 +1,242 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Principal } from "../runtime/auth/principal.ts";
+import { errorHandler } from "../runtime/http/error-handler.ts";
+import { silentLogger } from "../runtime/log.ts";
+import type { AppEnv } from "../runtime/platform.ts";
+import { state as stateTable } from "../schema/state.ts";
+import { collectGarbage } from "../sync/changelog.ts";
+import { createSyncClient, type SyncClient } from "../sync/client.ts";
+import { createSyncHub, type SyncHub } from "../sync/hub.ts";
+import { installSync } from "../sync/install.ts";
+import { syncClientRoutes } from "../sync/routes.ts";
+import { SYNCED_TABLES } from "../sync/tables.ts";
+import {
+  FaultyNetwork,
+  hubApp,
+  openReplica,
+  type Replica,
+  readState,
+  type TempDir,
+  tempDir,
+} from "./support/sync-harness.ts";
+
+const put =
+  "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+describe("sync round trip: edges, hub and HTTP routes", () => {
+  let dir: TempDir;
+  let server: Replica;
+  let hub: SyncHub;
+  let net: FaultyNetwork;
+  const edges: Replica[] = [];
+  const clients: SyncClient[] = [];
+  const edge = async (name: string, opts: { pushBatchSize?: number; pullLimit?: number } = {}) => {
+    const replica = await openReplica(dir.path, name, "edge");
+    const client = createSyncClient({
+      ctx: replica.ctx,
+      serverUrl: "http://hub.test",
+      serverKey: "k",
+      fetch: net.fetch,
+      ...opts,
+    });
+    edges.push(replica);
+    clients.push(client);
+    return { replica, client };
+  };
+
+  beforeEach(async () => {
+    dir = tempDir();
+    server = await openReplica(dir.path, "server", "server");
+    hub = createSyncHub(server.ctx);
+    net = new FaultyNetwork(hubApp(hub));
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+    for (const r of edges.splice(0)) r.close();
+    server.close();
+    dir.remove();
+  });
+
+  it("moves writes edge → server → edge, never echoes, and reports what moved", async () => {
+    const a = await edge("a", { pushBatchSize: 2, pullLimit: 2 });
+    const b = await edge("b", { pushBatchSize: 2, pullLimit: 2 });
+    for (let i = 0; i < 5; i++) await a.replica.exec(put, [`k${i}`, `"a${i}"`, i]);
+    await server.exec(put, ["srv", '"server"', 9]);
+    expect(await a.client.syncNow()).toMatchObject({ pushed: 5, pulled: 1, skipped: 0 });
+    expect(await b.client.syncNow()).toMatchObject({ pushed: 0, pulled: 6 });
+    expect(await a.client.syncNow()).toMatchObject({ pushed: 0, pulled: 0 }); // its own changes do not come back
+    expect(await readState(b.replica)).toEqual(await readState(server));
+    expect(await readState(a.replica)).toEqual(await readState(server));
+    const status = await a.client.status();
+    expect(status).toMatchObject({ online: true, pendingOutbox: 0, lastError: null, lag: { changes: 0 } });
+    const nodes = await hub.listNodes();
+    expect(nodes.map((n) => [n.site, n.ackedSeq, n.pending])).toEqual([
+      ["site-a", 5, 0],
+      ["site-b", 0, 0],
+    ]);
+    // Over HTTP: operators read /v1/nodes; only `node` keys may replicate.
+    const operator = hubApp(hub, { id: "op", role: "operator", via: "key" });
+    const listed = await operator.request("/v1/nodes");
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { nodes: unknown[] }).nodes).toHaveLength(2);
+    const pull = await operator.request("/v1/sync/pull?cursor=0", {
+      headers: { "x-sutazai-node": "site-x" },
+    });
+    expect(pull.status).toBe(403);
+    const bad = await hubApp(hub).request("/v1/sync/push", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-sutazai-node": "site-a" },
+      body: JSON.stringify({ site: "site-a", schemaVersion: 1, after: 0, pending: 0, changes: [{ seq: 1 }] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      code: "SYNC_BATCH_INVALID",
+      errors: [{ path: "changes.0.tbl" }],
+    });
+  });
+
+  it("a later partial update resurrects a row deleted elsewhere, with its other columns' last values", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    await a.replica.exec(put, ["k", '"v1"', 1]);
+    await a.client.syncNow();
+    await b.client.syncNow();
+    await a.replica.exec("DELETE FROM state WHERE key = 'k'");
+    await a.client.syncNow();
+    await b.replica.exec("UPDATE state SET value = '\"v2\"' WHERE key = 'k'"); // b has not seen the delete
+    await b.client.syncNow();
+    await a.client.syncNow();
+    const expected = [{ namespace: "ns", key: "k", value: '"v2"', updated_at: 1 }];
+    for (const r of [server, a.replica, b.replica]) expect(await readState(r)).toEqual(expected);
+    // ...and an even later delete wins again, everywhere.
+    await server.exec("DELETE FROM state WHERE key = 'k'");
+    await a.client.syncNow();
+    await b.client.syncNow();
+    for (const r of [server, a.replica, b.replica]) expect(await readState(r)).toEqual([]);
+  });
+
+  it("applies a re-sent batch once (response lost, duplicated, delivered late)", async () => {
+    const a = await edge("a", { pushBatchSize: 2 });
+    for (let i = 0; i < 6; i++) await a.replica.exec(put, [`k${i}`, `"v${i}"`, i]);
+    net.plan = ["drop-response"];
+    await expect(a.client.syncNow()).rejects.toThrow(/response lost/);
+    net.plan = ["duplicate", "delay"];
+    await expect(a.client.syncNow()).rejects.toThrow(/timeout/);
+    await a.client.syncNow();
+    expect(await readState(server)).toHaveLength(6);
+    const log = await server.database.client.execute(
+      "SELECT COUNT(*) AS n FROM sync_changes WHERE site = 'site-a'",
+    );
+    expect(Number(log.rows[0]!.n)).toBe(6); // each change logged once
+    expect((await a.client.status()).pendingOutbox).toBe(0);
+  });
+
+  it("re-bootstraps an edge whose cursor fell behind GC, dropping rows deleted meanwhile", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    await a.replica.exec(put, ["keep", '"1"', 1]);
+    await a.replica.exec(put, ["gone", '"1"', 1]);
+    await a.client.syncNow();
+    await b.client.syncNow();
+    await b.replica.exec(put, ["local", '"b"', 1]); // not pushed yet: must survive
+    await a.replica.exec("DELETE FROM state WHERE key = 'gone'");
+    await a.client.syncNow();
+    // b stays away; the server collects everything (horizon 0, b counts as inactive)
+    await server.database.client.execute("UPDATE sync_peers SET last_seen_at = 0 WHERE site = 'site-b'");
+    const gc = await collectGarbage(server.ctx, 0);
+    expect(gc.tombstones).toBe(1);
+    const round = await b.client.syncNow();
+    expect(round.rebootstrapped).toBe(true);
+    expect((await readState(b.replica)).map((r) => r.key)).toEqual(["keep", "local"]);
+    await a.client.syncNow();
+    expect(await readState(a.replica)).toEqual(await readState(b.replica));
+  });
+
+  it("quarantines a change that breaks a constraint instead of stalling the queue", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    const inv =
+      "INSERT INTO invocations (id, function, trigger, status, node_id, idempotency_key) VALUES (?, 'f', 'http', 'succeeded', ?, 'same-key')";
+    await a.replica.exec(inv, ["inv-a", "a"]);
+    await b.replica.exec(inv, ["inv-b", "b"]);
+    await b.replica.exec(put, ["after", '"x"', 1]);
+    await a.client.syncNow();
+    const round = await b.client.syncNow();
+    expect(round).toMatchObject({ pushed: 2, quarantined: 1 });
+    expect((await readState(server)).map((r) => r.key)).toEqual(["after"]);
+    const q = await server.database.client.execute("SELECT kind, tbl, reason FROM sync_quarantine");
+    expect(q.rows[0]).toMatchObject({ kind: "rejected", tbl: "invocations" });
+    expect((await hub.listNodes()).find((n) => n.site === "site-b")?.quarantined).toBe(1);
+  });
+
+  it("holds back changes to columns an older edge does not know, and applies them after its upgrade", async () => {
+    // This edge's version of `state` has no updated_at column in sync (an older schema).
+    const old = await openReplica(dir.path, "old", "edge", {
+      tables: [{ table: stateTable, mode: "columns", direction: "both", localColumns: ["updated_at"] }],
+    });
+    edges.push(old);
+    const oldClient = createSyncClient({
+      ctx: old.ctx,
+      serverUrl: "http://hub.test",
+      serverKey: "k",
+      fetch: net.fetch,
+    });
+    await server.exec(put, ["k", '"v"', 7]);
+    await oldClient.syncNow();
+    expect(await readState(old)).toEqual([]);
+    const held = await old.database.client.execute("SELECT kind, reason FROM sync_quarantine");
+    expect(held.rows[0]).toMatchObject({ kind: "held" });
+    expect(String(held.rows[0]!.reason)).toMatch(/unknown column.*updated_at/);
+    // The upgrade: installSync with the full table list re-applies what was held.
+    await installSync(old.database, SYNCED_TABLES, { role: "edge", schemaVersion: 1 });
+    expect(await readState(old)).toEqual(await readState(server));
+    expect((await old.database.client.execute("SELECT COUNT(*) AS n FROM sync_quarantine")).rows[0]!.n).toBe(
+      0,
+    );
+  });
+
+  it("takes pushes from its own schema version and the one before, and says which side to upgrade", async () => {
+    const batch = (schemaVersion: number) => ({
+      site: "site-x",
+      schemaVersion,
+      after: 0,
+      pending: 0,
+      changes: [],
+    });
+    await expect(hub.pushBatch("site-x", batch(0))).resolves.toMatchObject({ acked: 0 });
+    await expect(hub.pushBatch("site-x", batch(2))).rejects.toMatchObject({ code: "SCHEMA_TOO_NEW" });
+    const older = createSyncHub({ ...server.ctx, schemaVersion: 3 });
+    await expect(older.pushBatch("site-x", batch(1))).rejects.toMatchObject({ code: "SCHEMA_TOO_OLD" });
+  });
+
+  it("serves GET /v1/sync/status and POST /v1/sync/now on the edge", async () => {
+    const a = await edge("a");
+    await a.replica.exec(put, ["k", '"v"', 1]);
+    const app = new OpenAPIHono<AppEnv>();
+    app.onError(errorHandler(silentLogger));
+    const admin: Principal = { id: "admin", role: "admin", via: "key" };
+    app.use("*", async (c, next) => {
+      c.set("principal", admin);
+      return next();
+    });
+    let configured: typeof a.client | undefined;
+    app.route("/", syncClientRoutes({ client: () => configured }));
+    const unconfigured = await app.request("/v1/sync/status");
+    expect(unconfigured.status).toBe(503);
+    expect(await unconfigured.json()).toMatchObject({ code: "SYNC_NOT_CONFIGURED" });
+    configured = a.client;
+    const before = await (await app.request("/v1/sync/status")).json();
+    expect(before).toMatchObject({ pendingOutbox: 1, online: null });
+    const now = await app.request("/v1/sync/now", { method: "POST" });
+    expect(await now.json()).toMatchObject({ pushed: 1, pulled: 0 });
+    net.offline = true;
+    const down = await app.request("/v1/sync/now", { method: "POST" });
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ code: "SYNC_SERVER_UNREACHABLE" });
+    expect(await (await app.request("/v1/sync/status")).json()).toMatchObject({
+      online: false,
+      lastError: { code: "SYNC_FAILED" },
+    });
+  });
+});

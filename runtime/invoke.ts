@@ -178,7 +178,7 @@ export class Invoker {
       const earlier = await this.deps.store.insertIdempotent(row);
       if (earlier) return { id: sameCaller(earlier, req.principal).id, existing: true };
     } else {
-      await this.deps.store.insert(row);
+      await this.deps.store.insertGrouped(row);
     }
     await withSpan("queue.enqueue", { "sutazai.function": fn.name }, () =>
       this.deps.queue.enqueue(
@@ -220,12 +220,12 @@ export class Invoker {
               ? (await this.deps.forwarder.forward(fn.name, input, req.principal, id, job.signal)).output
               : await runHandler(fn, input, this.context(fn, id, req), job.signal);
           const finishedAt = Date.now();
-          await this.deps.store.update(id, {
-            status: "succeeded",
-            output: JSON.stringify(output),
+          await this.deps.store.recordSucceeded(
+            id,
+            JSON.stringify(output),
             finishedAt,
-            durationMs: finishedAt - startedAt,
-          });
+            finishedAt - startedAt,
+          );
           await this.finished(fn, req, id, "succeeded", finishedAt - startedAt);
         } catch (err) {
           const finishedAt = Date.now();

@@ -49,6 +49,7 @@ const rowArgs = (row: NewInvocation) =>
 /** Reads and writes of the `invocations` table. */
 export class InvocationStore {
   private readonly finished: GroupCommit<NewInvocation>;
+  private readonly succeeded: GroupCommit<InValue[]>;
 
   constructor(
     private readonly db: Db,
@@ -58,6 +59,15 @@ export class InvocationStore {
     // row to be committed, but concurrent requests share one INSERT and one fsync.
     // Raw SQL rather than drizzle's builder: building the statement was an eighth of the
     // invoke path's CPU. Columns come from the table definition, so they cannot drift.
+    this.succeeded = new GroupCommit(async (updates) => {
+      await client.batch(
+        updates.map((args) => ({
+          sql: "UPDATE invocations SET status = 'succeeded', output = ?, finished_at = ?, duration_ms = ? WHERE id = ?",
+          args,
+        })),
+        "write",
+      );
+    });
     this.finished = new GroupCommit(async (rows) => {
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         const chunk = rows.slice(i, i + ROWS_PER_INSERT);
@@ -69,6 +79,16 @@ export class InvocationStore {
   /** Writes a finished invocation that had no row yet; resolves once it is committed. */
   recordFinished(row: NewInvocation): Promise<void> {
     return this.finished.add(row);
+  }
+
+  /** Inserts a new row (e.g. a queued invocation), sharing the INSERT with concurrent callers. */
+  insertGrouped(row: NewInvocation): Promise<void> {
+    return this.finished.add(row);
+  }
+
+  /** Marks a queued run succeeded; concurrent workers' updates share one write transaction. */
+  recordSucceeded(id: string, output: string, finishedAt: number, durationMs: number): Promise<void> {
+    return this.succeeded.add([output, finishedAt, durationMs, id]);
   }
 
   async insert(row: NewInvocation): Promise<void> {
@@ -139,7 +159,8 @@ export class InvocationStore {
   }
 
   /** Waits for grouped writes still in flight (shutdown). */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
+    await this.succeeded.drain();
     return this.finished.drain();
   }
 }

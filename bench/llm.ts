@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { loadConfig } from "../runtime/config.ts";
 import { type AnyFunction, defineFunction } from "../runtime/function.ts";
@@ -94,6 +96,7 @@ export async function runLlmBench(opts: { repetitions?: number } = {}): Promise<
     const runs: GenerationTiming[] = [];
     for (let i = 0; i < repetitions; i++) runs.push(await measureGeneration(call));
     const viaInvoke = await measureThroughInvoke(llm, repetitions);
+    const viaBareSse = await measureBareSse(llm, repetitions);
     const d = summarize(runs);
     const i = summarize(viaInvoke);
     return {
@@ -109,6 +112,9 @@ export async function runLlmBench(opts: { repetitions?: number } = {}): Promise<
       invoke: i,
       added_ttft_ms: Math.round((i.ttft_ms_median - d.ttft_ms_median) * 100) / 100,
       added_total_ms: Math.round((i.total_ms_median - d.total_ms_median) * 100) / 100,
+      // HTTP + SSE + fetch alone (a bare Hono route streaming the same call): what any HTTP
+      // streaming costs here, so the invoke path's own share is added_ttft_ms minus this.
+      bare_sse: summarize(viaBareSse),
     };
   } finally {
     await llm.close();
@@ -146,33 +152,12 @@ async function measureThroughInvoke(llm: LLM, repetitions: number): Promise<Gene
     );
     closers.push(() => new Promise<void>((r) => server.close(() => r())));
   });
-  const call = async (onToken: (t: string) => void) => {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/functions/storyteller/invoke`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${key}`,
-        "content-type": "application/json",
-        accept: "text/event-stream",
-      },
-      body: JSON.stringify({ prompt: LLM_BENCH_PROMPT }),
-    });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      let cut = buffered.indexOf("\n\n");
-      while (cut >= 0) {
-        const event = buffered.slice(0, cut);
-        buffered = buffered.slice(cut + 2);
-        if (event.startsWith("event: token")) onToken(event);
-        if (event.startsWith("event: error")) throw new Error(event);
-        cut = buffered.indexOf("\n\n");
-      }
-    }
-  };
+  const call = (onToken: (t: string) => void) =>
+    readSse(
+      `http://127.0.0.1:${port}/v1/functions/storyteller/invoke`,
+      { authorization: `Bearer ${key}` },
+      onToken,
+    );
   try {
     await measureGeneration(call); // warm-up
     const runs: GenerationTiming[] = [];
@@ -185,3 +170,62 @@ async function measureThroughInvoke(llm: LLM, repetitions: number): Promise<Gene
   }
 }
 const closers: Array<() => Promise<void>> = [];
+
+/** The baseline for the HTTP part: a bare Hono route streaming the provider's tokens as SSE. */
+async function measureBareSse(llm: LLM, repetitions: number): Promise<GenerationTiming[]> {
+  const app = new Hono();
+  app.post("/sse", (c) =>
+    streamSSE(c, async (sse) => {
+      const pending: Promise<void>[] = [];
+      await llm.generate(LLM_BENCH_PROMPT, {
+        maxTokens: LLM_BENCH_MAX_TOKENS,
+        temperature: 0,
+        onToken: (t) => void pending.push(sse.writeSSE({ event: "token", data: JSON.stringify(t) })),
+      });
+      await Promise.all(pending);
+      await sse.writeSSE({ event: "result", data: "{}" });
+    }),
+  );
+  const port = await new Promise<number>((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => resolve(info.port));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+  });
+  const call = (onToken: (t: string) => void) => readSse(`http://127.0.0.1:${port}/sse`, {}, onToken);
+  try {
+    await measureGeneration(call);
+    const runs: GenerationTiming[] = [];
+    for (let r = 0; r < repetitions; r++) runs.push(await measureGeneration(call));
+    return runs;
+  } finally {
+    for (const close of closers.splice(0)) await close();
+  }
+}
+
+/** POSTs and calls onToken for each SSE `token` event as it arrives. */
+async function readSse(
+  url: string,
+  headers: Record<string, string>,
+  onToken: (t: string) => void,
+): Promise<void> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify({ prompt: LLM_BENCH_PROMPT }),
+  });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffered += decoder.decode(value, { stream: true });
+    let cut = buffered.indexOf("\n\n");
+    while (cut >= 0) {
+      const event = buffered.slice(0, cut);
+      buffered = buffered.slice(cut + 2);
+      if (event.startsWith("event: token")) onToken(event);
+      if (event.startsWith("event: error")) throw new Error(event);
+      cut = buffered.indexOf("\n\n");
+    }
+  }
+}

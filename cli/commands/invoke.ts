@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { type FlagSpec, flagValue, isOn, type ParsedArgs, UsageError } from "../args.ts";
-import { describeProblem, nodeClient, RemoteError } from "../http.ts";
+import { type FlagSpec, flagValue, isOn, UsageError } from "../args.ts";
+import { describeProblem, RemoteError } from "../http.ts";
 import { waitForInvocation } from "./invoke-wait.ts";
-import { configFlags } from "./node-flags.ts";
+import { REMOTE_FLAGS, remoteClient } from "./remote.ts";
 import type { Command } from "./types.ts";
 
 const DATA: FlagSpec = {
@@ -22,41 +21,17 @@ const NO_WAIT: FlagSpec = {
   boolean: true,
   help: "with --async: print the id and return without waiting",
 };
-const URL_FLAG: FlagSpec = {
-  name: "url",
-  value: "<url>",
-  env: "SUTAZAI_URL",
-  help: "the node to call",
-  default: "http://127.0.0.1:8787",
-};
-const KEY: FlagSpec = {
-  name: "key",
-  value: "<key>",
-  env: "SUTAZAI_API_KEY",
-  help: "API key or token, sent as Authorization: Bearer",
-  secret: true,
-};
 const IDEMPOTENCY: FlagSpec = {
   name: "idempotency-key",
   value: "<key>",
   help: "repeat-safe: the same key returns the first result instead of running again",
 };
 
-/** The bootstrap admin key of a node on this box, if this user can read it. */
-function localAdminKey(args: ParsedArgs, env: NodeJS.ProcessEnv): string | undefined {
-  const dataDir = String(args.flags["data-dir"] ?? env.SUTAZAI_DATA_DIR ?? "./data");
-  try {
-    return readFileSync(join(dataDir, "admin.key"), "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export const invokeCommand: Command = {
   name: "invoke",
   summary: "invoke a function on a running node and print its output",
   usage: "sutazai invoke <fn> --data JSON [--async [--no-wait]] [--url http://127.0.0.1:8787] [--key K]",
-  flags: [DATA, ASYNC, NO_WAIT, URL_FLAG, KEY, IDEMPOTENCY, ...configFlags(["dataDir"])],
+  flags: [DATA, ASYNC, NO_WAIT, IDEMPOTENCY, ...REMOTE_FLAGS],
   details:
     "Without --key or SUTAZAI_API_KEY it uses <data-dir>/admin.key, so `npm start` then `sutazai invoke` works on the same box.\n" +
     "The output goes to stdout as JSON; with --async the first line is the invocation id and status changes go to stderr.\n" +
@@ -72,11 +47,7 @@ export const invokeCommand: Command = {
     const wantAsync = isOn(args.flags.async);
     const noWait = isOn(args.flags["no-wait"]);
     if (noWait && !wantAsync) throw new UsageError("--no-wait only makes sense with --async.");
-    const key = flagValue(args, KEY, env);
-    const client = nodeClient(
-      String(flagValue(args, URL_FLAG, env)),
-      typeof key === "string" ? key : localAdminKey(args, env),
-    );
+    const client = remoteClient(args, env);
     const headers: Record<string, string> = {};
     if (typeof args.flags["idempotency-key"] === "string")
       headers["idempotency-key"] = args.flags["idempotency-key"];

@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { type FlagSpec, flagValue, type ParsedArgs, UsageError } from "../args.ts";
-import { describeProblem, nodeClient, RemoteError } from "../http.ts";
+import { type FlagSpec, UsageError } from "../args.ts";
+import { describeProblem, RemoteError } from "../http.ts";
 import { waitForInvocation } from "./invoke-wait.ts";
-import { configFlags } from "./node-flags.ts";
+import { REMOTE_FLAGS, remoteClient } from "./remote.ts";
 import type { Command } from "./types.ts";
 
 const MODEL: FlagSpec = {
@@ -11,33 +9,6 @@ const MODEL: FlagSpec = {
   value: "<model>",
   help: "re-embed with this embedding model (default: the collection's)",
 };
-const URL_FLAG: FlagSpec = {
-  name: "url",
-  value: "<url>",
-  env: "SUTAZAI_URL",
-  help: "the node to call",
-  default: "http://127.0.0.1:8787",
-};
-const KEY: FlagSpec = {
-  name: "key",
-  value: "<key>",
-  env: "SUTAZAI_API_KEY",
-  help: "API key or token",
-  secret: true,
-};
-
-function localAdminKey(args: ParsedArgs, env: NodeJS.ProcessEnv): string | undefined {
-  try {
-    return (
-      readFileSync(
-        join(String(args.flags["data-dir"] ?? env.SUTAZAI_DATA_DIR ?? "./data"), "admin.key"),
-        "utf8",
-      ).trim() || undefined
-    );
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * `sutazai knowledge reindex <collection> [--model M]`: re-embeds a collection on a running
@@ -48,18 +19,14 @@ export const knowledgeCommand: Command = {
   name: "knowledge",
   summary: "knowledge base maintenance: reindex a collection (re-embed, optionally with another model)",
   usage: "sutazai knowledge reindex <collection> [--model M] [--url http://127.0.0.1:8787] [--key K]",
-  flags: [MODEL, URL_FLAG, KEY, ...configFlags(["dataDir"])],
+  flags: [MODEL, ...REMOTE_FLAGS],
   details:
     "Searches keep using the old index until the new one is complete; ingests into the collection are refused meanwhile.",
   async run(args, env) {
     const [sub, collection, ...rest] = args.positionals;
     if (sub !== "reindex" || !collection || rest.length)
       throw new UsageError("Usage: sutazai knowledge reindex <collection> [--model M]");
-    const key = flagValue(args, KEY, env);
-    const client = nodeClient(
-      String(flagValue(args, URL_FLAG, env)),
-      typeof key === "string" ? key : localAdminKey(args, env),
-    );
+    const client = remoteClient(args, env);
     const model = typeof args.flags.model === "string" ? args.flags.model : undefined;
     try {
       const res = await client.request("POST", "/v1/functions/knowledge/invoke?mode=async", {

@@ -9,7 +9,7 @@ import {
   loadEmbeddedRuntime,
 } from "./embedded-runtime.ts";
 import { createSerialQueue } from "./serial-queue.ts";
-import { retryMessages, retryPrompt, withStructuredRetry } from "./structured.ts";
+import { retryMessages, retryPrompt, type StructuredRetry, withStructuredRetry } from "./structured.ts";
 import type { ChatMessage, ChatResult, GenerateResult, LLM, LLMCallOptions } from "./types.ts";
 
 export type EmbeddedLLMOptions = EmbeddedRuntimeOptions;
@@ -151,34 +151,40 @@ export function createEmbeddedLLM(options: EmbeddedLLMOptions): LLM {
     }
   }
 
+  /**
+   * One exclusive call, with `format`: validated, and re-asked once from a clean history
+   * when the answer does not match (the grammar makes that rare, the check makes it safe).
+   */
+  function structured<R extends object>(
+    opts: LLMCallOptions,
+    text: (r: R) => string,
+    once: (rt: EmbeddedRuntime, scope: CallScope, retry: StructuredRetry | null) => Promise<R>,
+  ): Promise<R> {
+    return exclusive(opts, async (rt, scope) => {
+      if (!opts.format) return once(rt, scope, null);
+      return withStructuredRetry(opts.format, text, async (retry) => {
+        if (retry) await rt.sequence.clearHistory();
+        return once(rt, scope, retry);
+      });
+    });
+  }
+
   return {
     provider: "embedded",
 
     chat: (messages, opts = {}) =>
-      exclusive(opts, async (rt, scope) => {
-        if (!opts.format) return chatOnce(rt, scope, messages, opts);
-        return withStructuredRetry(
-          opts.format,
-          (r) => r.content,
-          async (retry) => {
-            if (retry) await rt.sequence.clearHistory();
-            return chatOnce(rt, scope, retryMessages(messages, retry), opts);
-          },
-        );
-      }),
+      structured(
+        opts,
+        (r) => r.content,
+        (rt, scope, retry) => chatOnce(rt, scope, retryMessages(messages, retry), opts),
+      ),
 
     generate: (prompt, opts = {}) =>
-      exclusive(opts, async (rt, scope) => {
-        if (!opts.format) return generateOnce(rt, scope, prompt, opts);
-        return withStructuredRetry(
-          opts.format,
-          (r) => r.text,
-          async (retry) => {
-            if (retry) await rt.sequence.clearHistory();
-            return generateOnce(rt, scope, retryPrompt(prompt, retry), opts);
-          },
-        );
-      }),
+      structured(
+        opts,
+        (r) => r.text,
+        (rt, scope, retry) => generateOnce(rt, scope, retryPrompt(prompt, retry), opts),
+      ),
 
     embed: (input, opts = {}) =>
       exclusive(opts, async (rt, scope) => {

@@ -54,7 +54,7 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
     );
   }
   app.use("*", authenticate(platform));
-  app.use("/v1/*", jsonBody(platform.config.bodyLimitBytes));
+  app.use("/v1/*", jsonBody(platform.config.bodyLimitBytes, { multipartPaths: ["/v1/knowledge/documents"] }));
   app.use("/fn/*", jsonBody(platform.config.bodyLimitBytes));
 
   const groups = [

@@ -161,3 +161,30 @@ describe("knowledge over HTTP", () => {
     expect(denied.status).toBe(403);
   });
 });
+
+describe("multipart upload", () => {
+  it("ingests an uploaded file: key from its name, format from its extension, metadata as JSON", async () => {
+    const form = new FormData();
+    form.set("collection", "docs");
+    form.set("metadata", JSON.stringify({ product: "valve-v" }));
+    form.set(
+      "file",
+      new File(["# Valve V\n\n## Bleeding\n\nOpen the bleed screw half a turn."], "valve-v.md"),
+    );
+    const res = await node.request("/v1/knowledge/documents", { method: "POST", body: form });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const search = await node.request(
+      "/v1/knowledge/search?collection=docs&q=bleed%20screw&mode=keyword&k=3",
+    );
+    const { hits } = (await search.json()) as { hits: Array<Record<string, any>> };
+    expect(JSON.stringify(hits[0])).toContain("valve-v.md");
+    expect(JSON.stringify(hits[0])).toContain("Bleeding");
+  });
+
+  it("refuses multipart anywhere else", async () => {
+    const form = new FormData();
+    form.set("message", "hi");
+    const res = await node.request("/v1/functions/echo/invoke", { method: "POST", body: form });
+    expect(res.status).toBe(415);
+  });
+});

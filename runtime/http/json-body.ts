@@ -14,7 +14,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * is 400, and nesting deeper than 64 levels is 400. The parsed value lands on `c.var.body`
  * (undefined for an empty body).
  */
-export function jsonBody(limitBytes: number): MiddlewareHandler<AppEnv> {
+export function jsonBody(
+  limitBytes: number,
+  opts: { multipartPaths?: string[] } = {},
+): MiddlewareHandler<AppEnv> {
+  const multipart = new Set(opts.multipartPaths ?? []);
   return async (c, next) => {
     const method = c.req.method;
     if (method !== "POST" && method !== "PUT" && method !== "PATCH") return next();
@@ -31,6 +35,10 @@ export function jsonBody(limitBytes: number): MiddlewareHandler<AppEnv> {
       return next();
     }
     const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim();
+    if (type.toLowerCase() === "multipart/form-data" && multipart.has(c.req.path)) {
+      c.set("body", await formFields(bytes, c.req.header("content-type")!));
+      return next();
+    }
     if (!JSON_TYPE.test(type)) {
       throw new AppError(
         415,
@@ -60,6 +68,37 @@ export function jsonBody(limitBytes: number): MiddlewareHandler<AppEnv> {
     c.set("body", value);
     return next();
   };
+}
+
+/**
+ * A multipart form as a plain object, for the few routes that take uploads: text fields as
+ * strings, an uploaded file as its UTF-8 text, with its name under `<field>Name`.
+ */
+async function formFields(bytes: Uint8Array, contentType: string): Promise<Record<string, unknown>> {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+  } catch (err) {
+    throw new AppError(400, "MALFORMED_FORM", `The multipart body cannot be read: ${(err as Error).message}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of form) {
+    if (typeof value === "string") {
+      out[name] = value;
+      continue;
+    }
+    try {
+      out[name] = utf8.decode(await value.arrayBuffer());
+    } catch {
+      throw new AppError(
+        400,
+        "INVALID_UTF8",
+        `The uploaded file "${value.name.slice(0, 100)}" is not UTF-8 text.`,
+      );
+    }
+    out[`${name}Name`] = value.name;
+  }
+  return out;
 }
 
 function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {

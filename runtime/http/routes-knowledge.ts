@@ -168,7 +168,45 @@ function bodyObject(c: Context<AppEnv>): Record<string, unknown> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new AppError(400, "BODY_REQUIRED", "Send a JSON object body.");
   }
-  return body as Record<string, unknown>;
+  return isForm(c) ? fromForm(body as Record<string, unknown>) : (body as Record<string, unknown>);
+}
+
+const isForm = (c: Context<AppEnv>) =>
+  (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
+const FORMATS: Record<string, string> = {
+  md: "markdown",
+  markdown: "markdown",
+  html: "html",
+  htm: "html",
+  txt: "text",
+};
+
+/**
+ * A multipart upload (`curl -F collection=manuals -F file=@manual.md`) as the JSON ingest
+ * body: the file is the content; its name gives the key and, by extension, the format;
+ * `metadata` is a JSON string.
+ */
+function fromForm(form: Record<string, unknown>): Record<string, unknown> {
+  const { file, fileName, metadata, ...fields } = form;
+  const out: Record<string, unknown> = { ...fields };
+  if (typeof file === "string") {
+    out.content ??= file;
+    if (typeof fileName === "string" && fileName) {
+      out.key ??= fileName;
+      const ext = fileName.split(".").pop()?.toLowerCase() ?? "";
+      if (FORMATS[ext]) out.format ??= FORMATS[ext];
+    }
+  }
+  if (typeof metadata === "string" && metadata !== "") {
+    try {
+      out.metadata = JSON.parse(metadata);
+    } catch {
+      throw new AppError(422, "INPUT_INVALID", "The metadata field must be a JSON object.", {
+        errors: [{ path: "metadata", message: "not JSON" }],
+      });
+    }
+  }
+  return out;
 }
 
 function parseFilter(raw: string | undefined): unknown {

@@ -1,7 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { type Client, createClient } from "@libsql/client";
-import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import type { Client, Config } from "@libsql/client";
+import { createClient as createLocalClient } from "@libsql/client/sqlite3";
+import type { LibSQLDatabase } from "drizzle-orm/libsql";
+import { drizzle } from "drizzle-orm/libsql/sqlite3";
 import * as schema from "../schema/index.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -24,7 +26,10 @@ export async function openDatabase(location: string, opts: { authToken?: string 
   if (local) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
   // `timeout` is libSQL's busy timeout (ms) on every pooled connection: a server node and
   // its worker processes share the file, and writers wait for each other instead of failing.
-  const client = createClient({ url, authToken: opts.authToken, timeout: 10_000, concurrency: POOL_SIZE });
+  const config: Config = { url, authToken: opts.authToken, timeout: 10_000, concurrency: POOL_SIZE };
+  // The local-only client loads in a third of the time of the full one, which also carries
+  // the remote protocols; those load only when a remote URL is configured.
+  const client = local ? createLocalClient(config) : (await import("@libsql/client")).createClient(config);
   if (local) {
     // WAL lets readers proceed during a write; NORMAL sync is durable across process
     // crashes (only an OS crash can lose the last commits), which is the right trade on a gateway.

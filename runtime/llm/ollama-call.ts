@@ -1,4 +1,4 @@
-import { type AbortableAsyncIterator, Ollama } from "ollama";
+import type { AbortableAsyncIterator, Ollama } from "ollama";
 import { type CallScope, withCallScope } from "./call-scope.ts";
 import { llmErrors } from "./errors.ts";
 import { fromOllamaResponse, fromStreamFailure, ollamaFetch } from "./ollama-errors.ts";
@@ -28,7 +28,9 @@ export function createOllamaCaller(host: string, baseFetch?: typeof fetch): Olla
     call: (opts, model, fn) =>
       withCallScope(opts, async (scope) => {
         // A client per call is cheap (it is a config object) and binds this call's signal.
-        const client = new Ollama({ host, fetch: ollamaFetch(host, scope.signal, baseFetch) });
+        // The package loads on the first call, so a node without Ollama never pays for it.
+        const { Ollama: OllamaClient } = await import("ollama");
+        const client = new OllamaClient({ host, fetch: ollamaFetch(host, scope.signal, baseFetch) });
         try {
           return await fn(client, scope);
         } catch (err) {

@@ -146,7 +146,7 @@ export class Invoker {
         durationMs,
       };
       if (rowExists) await this.deps.store.update(id, final);
-      else await this.deps.store.recordFinished({ ...base, ...final });
+      else await this.deps.store.insert({ ...base, ...final });
       await this.finished(fn, req, id, final.status, durationMs, error);
       if (failure !== undefined) throw withInvocationId(failure, id);
       return { id, function: fn.name, status: "succeeded" as const, output, durationMs };
@@ -178,7 +178,7 @@ export class Invoker {
       const earlier = await this.deps.store.insertIdempotent(row);
       if (earlier) return { id: sameCaller(earlier, req.principal).id, existing: true };
     } else {
-      await this.deps.store.insertGrouped(row);
+      await this.deps.store.insert(row);
     }
     await withSpan("queue.enqueue", { "sutazai.function": fn.name }, () =>
       this.deps.queue.enqueue(

@@ -1,10 +1,6 @@
-import { builtinFunctions } from "../../functions/index.ts";
 import type { Config } from "../../runtime/config.ts";
-import { createLLM } from "../../runtime/llm/create.ts";
 import { createLogger } from "../../runtime/log.ts";
-import { createNode } from "../../runtime/node.ts";
-import type { StartedNode, StartOptions } from "../edge/main.ts";
-import { serveNode } from "../host.ts";
+import { composeNode, type StartedNode, type StartOptions, serveComposed } from "../compose.ts";
 import { serverSync } from "../sync-plugins.ts";
 import { serverQueue } from "./queue.ts";
 
@@ -17,24 +13,8 @@ import { serverQueue } from "./queue.ts";
  *   const { host } = await startServer(loadConfig("server", { "inline-worker": "false" }));
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<StartedNode> {
-  const { signals, log: givenLog, ...nodeOpts } = opts;
-  const log = givenLog ?? createLogger(config.logLevel, { role: config.role });
+  const log = opts.log ?? createLogger(config.logLevel, { role: config.role });
   const queue = await serverQueue(config, log);
-  const node = await createNode({
-    functions: builtinFunctions,
-    llm: nodeOpts.llm ?? createLLM(config),
-    ...nodeOpts,
-    plugins: [serverSync(), ...(nodeOpts.plugins ?? [])],
-    config,
-    log,
-    queue,
-  });
-  try {
-    if (config.inlineWorker) node.startWorker();
-    const host = await serveNode(node, config, log, { signals });
-    return { node, host };
-  } catch (err) {
-    await node.close().catch(() => {});
-    throw err;
-  }
+  const { node } = await composeNode(config, { ...opts, log }, () => queue, [serverSync()]);
+  return serveComposed(node, config, log, opts.signals);
 }

@@ -2,8 +2,8 @@ import type { Config } from "../../runtime/config.ts";
 import type { Database } from "../../runtime/db.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { createBullmqQueue } from "../../runtime/queue/bullmq.ts";
-import { createLocalQueue } from "../../runtime/queue/local.ts";
 import type { Queue } from "../../runtime/queue/types.ts";
+import { localQueue } from "../compose.ts";
 import { assertRedisReachable } from "./redis-check.ts";
 
 /**
@@ -14,12 +14,7 @@ import { assertRedisReachable } from "./redis-check.ts";
  */
 export async function serverQueue(config: Config, log: Logger): Promise<(database: Database) => Queue> {
   if (config.queue === "local") {
-    return (database) =>
-      createLocalQueue(database, {
-        log: log.child({ component: "queue.local" }),
-        graceMs: config.shutdownGraceMs,
-        queue: config.queueName,
-      });
+    return localQueue(config, log);
   }
   const redisUrl = config.redisUrl ?? "redis://127.0.0.1:6379";
   await assertRedisReachable(redisUrl);

@@ -1,9 +1,7 @@
-import { builtinFunctions } from "../../functions/index.ts";
 import { type Config, describeConfig } from "../../runtime/config.ts";
-import { createLLM } from "../../runtime/llm/create.ts";
 import { createLogger } from "../../runtime/log.ts";
-import { createNode, type RuntimeNode } from "../../runtime/node.ts";
-import type { StartOptions } from "../edge/main.ts";
+import type { RuntimeNode } from "../../runtime/node.ts";
+import { composeNode, type StartOptions } from "../compose.ts";
 import { exitOnSignal } from "../shutdown.ts";
 import { serverQueue } from "./queue.ts";
 
@@ -19,21 +17,13 @@ export interface StartedWorker {
  * compose replicas); they share the data dir or a remote libSQL database with the server.
  */
 export async function startWorker(config: Config, opts: StartOptions = {}): Promise<StartedWorker> {
-  const { signals, log: givenLog, ...nodeOpts } = opts;
-  const log = givenLog ?? createLogger(config.logLevel, { role: config.role });
+  const log = opts.log ?? createLogger(config.logLevel, { role: config.role });
   const queue = await serverQueue(config, log);
-  const node = await createNode({
-    functions: builtinFunctions,
-    llm: nodeOpts.llm ?? createLLM(config),
-    ...nodeOpts,
-    config,
-    log,
-    queue,
-  });
+  const { node } = await composeNode(config, { ...opts, log }, () => queue);
   node.startWorker();
   let stopped: Promise<void> | undefined;
   const shutdown = () => (stopped ??= node.close());
-  if (signals !== false) exitOnSignal(shutdown, log, { hardDeadlineMs: config.shutdownGraceMs + 5000 });
+  if (opts.signals !== false) exitOnSignal(shutdown, log, { hardDeadlineMs: config.shutdownGraceMs + 5000 });
   log.info("worker started", {
     role: config.role,
     node: node.platform.node().id,

@@ -48,7 +48,7 @@ const rowArgs = (row: NewInvocation) =>
 
 /** Reads and writes of the `invocations` table. */
 export class InvocationStore {
-  private readonly finished: GroupCommit<NewInvocation>;
+  private readonly inserts: GroupCommit<NewInvocation>;
   private readonly succeeded: GroupCommit<InValue[]>;
 
   constructor(
@@ -68,7 +68,7 @@ export class InvocationStore {
         "write",
       );
     });
-    this.finished = new GroupCommit(async (rows) => {
+    this.inserts = new GroupCommit(async (rows) => {
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         const chunk = rows.slice(i, i + ROWS_PER_INSERT);
         await client.execute({ sql: insertSql(chunk.length), args: chunk.flatMap(rowArgs) });
@@ -76,23 +76,17 @@ export class InvocationStore {
     });
   }
 
-  /** Writes a finished invocation that had no row yet; resolves once it is committed. */
-  recordFinished(row: NewInvocation): Promise<void> {
-    return this.finished.add(row);
-  }
-
-  /** Inserts a new row (e.g. a queued invocation), sharing the INSERT with concurrent callers. */
-  insertGrouped(row: NewInvocation): Promise<void> {
-    return this.finished.add(row);
+  /**
+   * Inserts a row (a finished sync invocation, a queued one); resolves once it is committed.
+   * Concurrent callers share one INSERT and one fsync.
+   */
+  insert(row: NewInvocation): Promise<void> {
+    return this.inserts.add(row);
   }
 
   /** Marks a queued run succeeded; concurrent workers' updates share one write transaction. */
   recordSucceeded(id: string, output: string, finishedAt: number, durationMs: number): Promise<void> {
     return this.succeeded.add([output, finishedAt, durationMs, id]);
-  }
-
-  async insert(row: NewInvocation): Promise<void> {
-    await this.db.insert(invocations).values(row);
   }
 
   /**
@@ -161,6 +155,6 @@ export class InvocationStore {
   /** Waits for grouped writes still in flight (shutdown). */
   async flush(): Promise<void> {
     await this.succeeded.drain();
-    return this.finished.drain();
+    return this.inserts.drain();
   }
 }

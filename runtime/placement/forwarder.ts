@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/principal.ts";
+import { type Principal, ROLES } from "../auth/principal.ts";
 import type { Problem } from "../errors.ts";
 import { AppError } from "../errors.ts";
 
@@ -118,12 +118,9 @@ export function principalOnBehalf(caller: Principal, header: string | undefined)
   } catch {
     throw new AppError(400, "ON_BEHALF_INVALID", `${ON_BEHALF_HEADER} must be JSON {id, role}.`);
   }
-  const roles = ["admin", "operator", "developer", "auditor", "device"];
-  if (
-    typeof asserted.id !== "string" ||
-    typeof asserted.role !== "string" ||
-    !roles.includes(asserted.role)
-  ) {
+  // Any role but `node`: an edge speaks for its callers, never for another edge.
+  const role = ROLES.find((r) => r === asserted.role && r !== "node");
+  if (typeof asserted.id !== "string" || role === undefined) {
     throw new AppError(
       400,
       "ON_BEHALF_INVALID",
@@ -135,7 +132,7 @@ export function principalOnBehalf(caller: Principal, header: string | undefined)
     : undefined;
   return {
     id: `${caller.id}/${asserted.id.slice(0, 100)}`,
-    role: asserted.role as Principal["role"],
+    role,
     functions,
     via: caller.via,
   };

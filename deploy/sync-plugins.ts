@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { indexReplicas } from "../functions/knowledge/replica.ts";
 import type { Config } from "../runtime/config.ts";
 import { AppError } from "../runtime/errors.ts";
 import { requirePermission } from "../runtime/http/guard.ts";
@@ -29,12 +30,20 @@ export function edgeSync(config: Config) {
     if (!config.serverUrl || !config.serverKey) {
       return { routes: [() => unjoinedRoutes(() => countOutbox(ctx.client))] };
     }
+    const log = platform.log.child({ component: "sync" });
+    // Knowledge collections the server distributes arrive as rows; their search index is
+    // built here (after each pull, and at start in case the last run stopped in between).
+    const indexKnowledge = () => indexReplicas(ctx.client, log);
     const client = createSyncClient({
       ctx,
       serverUrl: config.serverUrl,
       serverKey: config.serverKey,
-      log: platform.log.child({ component: "sync" }),
+      log,
+      afterPull: indexKnowledge,
     });
+    void indexKnowledge().catch((err) =>
+      log.warn("knowledge: indexing replicated collections failed", { err: (err as Error).message }),
+    );
     let online: boolean | null = null;
     const refresh = async () => {
       online = (await client.status()).online;

@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * The tamper-evident audit log: a hash chain in `seq` order. Each row's
@@ -31,3 +31,34 @@ export const auditLog = sqliteTable(
 );
 
 export type AuditRow = typeof auditLog.$inferSelect;
+
+/**
+ * Server only: the audit logs of edge nodes, received by sync (edge → server, insert-only).
+ * Each edge's rows keep their own seq, prev_hash and hash, so the server can verify every
+ * edge's chain on its own (`GET /v1/audit/verify?node=`): an edge cannot quietly rewrite
+ * what it already reported, and the server's copy survives the loss of the box.
+ */
+export const edgeAuditLog = sqliteTable(
+  "edge_audit_log",
+  {
+    site: text("site").notNull(), // the edge's node id (its sync site id)
+    seq: integer("seq").notNull(), // the entry's seq in the edge's own chain
+    id: text("id").notNull(),
+    ts: integer("ts").notNull(),
+    actor: text("actor").notNull(),
+    role: text("role"),
+    action: text("action").notNull(),
+    target: text("target"),
+    outcome: text("outcome").notNull(),
+    details: text("details"),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.site, t.seq] }),
+    index("edge_audit_log_action").on(t.site, t.action, t.seq),
+    index("edge_audit_log_ts").on(t.ts),
+  ],
+);
+
+export type EdgeAuditRow = typeof edgeAuditLog.$inferSelect;

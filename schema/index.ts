@@ -1,4 +1,4 @@
-export { type AuditRow, auditLog } from "./audit.ts";
+export { type AuditRow, auditLog, type EdgeAuditRow, edgeAuditLog } from "./audit.ts";
 export { type ApiKeyRow, apiKeys, type SigningKeyRow, signingKeys } from "./auth.ts";
 export {
   type ConversationMessageRow,

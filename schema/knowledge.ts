@@ -68,6 +68,9 @@ export const knowledgeChunks = sqliteTable(
     start: integer("start").notNull(), // char offsets [start, end) into the document's text
     end: integer("end").notNull(),
     tokens: integer("tokens").notNull(), // approximate (see functions/knowledge/tokens.ts)
+    // Distributed collections only: the chunk's vector as base64 of little-endian float32,
+    // so edges receive it by sync and index it without an embedding model of their own.
+    embedding: text("embedding"),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [

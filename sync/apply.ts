@@ -73,7 +73,8 @@ export async function applyRemote(ctx: SyncContext, input: ApplyInput): Promise<
     const t = classify(ctx, change.tbl, change.cols ? Object.keys(change.cols) : [], change, quarantined);
     if (!t) continue;
     if (change.hlc > maxHlc) maxHlc = change.hlc;
-    add(t, change.pk, changeState(change), change);
+    // A table received into a per-site table (receiveInto) is keyed by (site, key...).
+    add(t, t.into ? [change.site, ...change.pk] : change.pk, changeState(change), change);
   }
   for (const row of input.rows ?? []) {
     const t = classify(ctx, row.tbl, Object.keys(row.cols), row, quarantined);
@@ -163,9 +164,10 @@ async function applyTable(
   const writes: RowWrite[] = pending.map((p) => ({ key: p.key, pk: p.pk, merged: p.state }));
   if (t.mode === "insert-only") {
     // Nothing to load: a stored row counts as the first write, so it always stays.
+    const target = t.into ? { ...t, name: t.into.name, pk: [t.into.siteColumn, ...t.pk] } : t;
     await writeRows(
       tx,
-      t,
+      target,
       writes.filter((w) => isAlive(t.mode, w.merged)),
       { stamps: false },
     );

@@ -34,6 +34,9 @@ function guard(t: ResolvedTable): string {
     t.direction === "up" ? " AND role = 'edge'" : t.direction === "down" ? " AND role = 'server'" : "";
   return `(SELECT applying = 0${role} FROM sync_clock WHERE id = 1)`;
 }
+/** The guard plus the table's row filter (SyncedTableSpec.where), on the row named `ref`. */
+const when = (t: ResolvedTable, ref: "NEW" | "OLD") =>
+  t.where ? `${guard(t)} AND (${t.where(ref)})` : guard(t);
 
 function outbox(t: ResolvedTable, ref: string, op: string, cols: string): string {
   return (
@@ -59,7 +62,7 @@ export const triggerName = (t: { name: string }, kind: (typeof TRIGGER_KINDS)[nu
 /** DROP + CREATE of the capture triggers of one table (idempotent, and picks up schema changes). */
 export function tableTriggers(t: ResolvedTable): string[] {
   const out = TRIGGER_KINDS.map((k) => `DROP TRIGGER IF EXISTS ${q(triggerName(t, k))};`);
-  out.push(trigger(triggerName(t, "insert"), "INSERT", t, guard(t), insertBody(t)));
+  out.push(trigger(triggerName(t, "insert"), "INSERT", t, when(t, "NEW"), insertBody(t)));
   if (t.mode === "insert-only") return out;
 
   const samePk = t.pk.map((c) => `NEW.${q(c)} IS OLD.${q(c)}`).join(" AND ");
@@ -71,7 +74,7 @@ export function tableTriggers(t: ResolvedTable): string[] {
         triggerName(t, "update"),
         `UPDATE OF ${t.cols.map(q).join(", ")}`,
         t,
-        `${guard(t)} AND (${samePk}) AND (${anyChanged})`,
+        `${when(t, "NEW")} AND (${samePk}) AND (${anyChanged})`,
         [`${TICK_SQL};`, outbox(t, "NEW", "update", updatedCols)],
       ),
     );
@@ -85,11 +88,12 @@ export function tableTriggers(t: ResolvedTable): string[] {
       triggerName(t, "rekey"),
       `UPDATE OF ${t.pk.map(q).join(", ")}`,
       t,
-      `${guard(t)} AND NOT (${samePk})`,
+      `${when(t, "NEW")} AND NOT (${samePk})`,
       [...deleteBody(t), ...insertBody(t)],
     ),
   );
-  if (t.captureDeletes) out.push(trigger(triggerName(t, "delete"), "DELETE", t, guard(t), deleteBody(t)));
+  if (t.captureDeletes)
+    out.push(trigger(triggerName(t, "delete"), "DELETE", t, when(t, "OLD"), deleteBody(t)));
   return out;
 }
 
@@ -116,7 +120,8 @@ export function backfillSql(t: ResolvedTable): string[] {
   const stmts = [
     TICK_SQL,
     `INSERT INTO sync_changes (tbl, pk, op, cols, hlc, site, sv) SELECT ${lit(t.name)}, ${pkJson(t, "t")}, 'insert', ` +
-      `${colsJson(t, "t")}, c.hlc, c.site_id, c.schema_version FROM ${q(t.name)} AS t, sync_clock AS c WHERE c.id = 1`,
+      `${colsJson(t, "t")}, c.hlc, c.site_id, c.schema_version FROM ${q(t.name)} AS t, sync_clock AS c WHERE c.id = 1` +
+      (t.where ? ` AND (${t.where("t")})` : ""),
   ];
   return stmts;
 }

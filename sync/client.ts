@@ -27,6 +27,11 @@ export interface SyncClientOptions {
   log?: Logger;
   /** test hook: runs before a pull page's COMMIT (throw = crash between apply and cursor) */
   beforeCommit?: () => void | Promise<void>;
+  /**
+   * Runs after a round that pulled something (e.g. to index replicated knowledge). Its
+   * failure is logged and does not fail the round: the pulled rows are already committed.
+   */
+  afterPull?: (round: SyncRound) => Promise<unknown>;
 }
 
 export interface SyncStatus {
@@ -100,6 +105,11 @@ export function createSyncClient(opts: SyncClientOptions): SyncClient {
     try {
       await pushOutbox(deps, result);
       await pullChanges(deps, result);
+      if (opts.afterPull && (result.pulled > 0 || result.rebootstrapped)) {
+        await opts
+          .afterPull(result)
+          .catch((err) => opts.log?.warn("sync: after-pull work failed", { err: (err as Error).message }));
+      }
       online = true;
       lastError = null;
       lastSuccessAt = Date.now();

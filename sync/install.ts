@@ -54,7 +54,9 @@ export async function installSync(
   );
   // A table the code knows but the database does not have yet (its migration is pending)
   // is skipped rather than failing the node's start; ctx.missingTables says which.
-  const tables = resolved.filter((t) => existing.has(t.name));
+  const present = (t: ResolvedTable) =>
+    existing.has(t.name) && (opts.role !== "server" || !t.into || existing.has(t.into.name));
+  const tables = resolved.filter(present);
   // One transaction: a server and its workers may start together on one database file,
   // and interleaved DROP/CREATE TRIGGER from two processes would collide.
   await inLane(client, () =>
@@ -85,7 +87,7 @@ export async function installSync(
     tables,
     table: (name) => byName.get(name),
     clock: new HybridClock(client, siteId, opts.maxDriftMs ?? MAX_DRIFT_MS),
-    missingTables: resolved.filter((t) => !existing.has(t.name)).map((t) => t.name),
+    missingTables: resolved.filter((t) => !present(t)).map((t) => t.name),
   };
   await retryHeld(ctx); // changes held for columns this version may now know
   return ctx;

@@ -15,6 +15,17 @@ export interface SyncedTableSpec {
   localColumns?: string[];
   /** replicate deletes (default true; insert-only tables never do): false keeps local pruning local */
   captureDeletes?: boolean;
+  /**
+   * Only rows matching this SQL predicate are sent. `row` is how the predicate must name the
+   * row ("NEW" or "OLD" in a trigger, an alias in a backfill), e.g.
+   * (row) => `${row}.distributed = 1`. Rows that never match never leave the node.
+   */
+  where?: (row: string) => string;
+  /**
+   * Insert-only edge → server tables whose key is only unique per node (an autoincrement
+   * seq): the server stores them in this table instead, keyed by (siteColumn, key...).
+   */
+  receiveInto?: { table: SQLiteTable; siteColumn: string };
 }
 
 /** A spec checked against its drizzle definition, with what the SQL generators need. */
@@ -31,6 +42,10 @@ export interface ResolvedTable {
   captureDeletes: boolean;
   /** whether this replica keeps per-row stamps for it (needed to merge or snapshot it) */
   versioned: boolean;
+  /** SQL predicate on the row named `row`: which rows are sent (see SyncedTableSpec.where) */
+  where?: (row: string) => string;
+  /** the table a receiving server writes to, and the column that takes the sending site */
+  into?: { name: string; siteColumn: string };
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -68,6 +83,16 @@ export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
     throw fail("insert-only tables can only flow edge → server (they carry no stamps to snapshot)");
   }
   return {
+    ...(spec.where ? { where: spec.where } : {}),
+    ...(spec.receiveInto
+      ? {
+          into: resolveInto(
+            spec,
+            config.columns.map((c) => c.name),
+            fail,
+          ),
+        }
+      : {}),
     name,
     mode: spec.mode,
     direction: spec.direction,
@@ -77,6 +102,23 @@ export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
     captureDeletes: spec.mode !== "insert-only" && spec.captureDeletes !== false,
     versioned: spec.mode !== "insert-only",
   };
+}
+
+function resolveInto(
+  spec: SyncedTableSpec,
+  columns: string[],
+  fail: (why: string) => Error,
+): { name: string; siteColumn: string } {
+  const { table, siteColumn } = spec.receiveInto!;
+  if (spec.mode !== "insert-only" || spec.direction !== "up")
+    throw fail("receiveInto is for insert-only edge → server tables");
+  const target = getTableConfig(table);
+  const names = new Set(target.columns.map((c) => c.name));
+  if (!IDENT.test(target.name)) throw fail(`receiveInto table "${target.name}" needs a plain SQL name`);
+  if (!names.has(siteColumn)) throw fail(`receiveInto table "${target.name}" has no column "${siteColumn}"`);
+  const missing = columns.filter((c) => !names.has(c));
+  if (missing.length) throw fail(`receiveInto table "${target.name}" lacks column(s) ${missing.join(", ")}`);
+  return { name: target.name, siteColumn };
 }
 
 /** Does a replica with this role capture local writes to the table (and send them)? */

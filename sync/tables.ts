@@ -1,6 +1,18 @@
+import { auditLog, edgeAuditLog } from "../schema/audit.ts";
 import { apiKeys } from "../schema/auth.ts";
-import { invocations, state, telemetryReadings } from "../schema/index.ts";
+import {
+  invocations,
+  knowledgeChunks,
+  knowledgeCollections,
+  knowledgeDocuments,
+  state,
+  telemetryReadings,
+} from "../schema/index.ts";
 import type { SyncedTableSpec } from "./spec.ts";
+
+/** Rows of a distributed knowledge collection (the collection row itself says so). */
+const inDistributedCollection = (row: string) =>
+  `EXISTS (SELECT 1 FROM knowledge_collections WHERE id = ${row}.collection_id AND distributed = 1)`;
 
 /**
  * What syncs, and how. Order matters: remote changes are applied table by table in this
@@ -14,6 +26,25 @@ export const SYNCED_TABLES: SyncedTableSpec[] = [
   { table: invocations, mode: "row", direction: "up", captureDeletes: false },
   // Sensor readings: append-only; duplicates are ignored by id.
   { table: telemetryReadings, mode: "insert-only", direction: "up" },
+  // An edge's audit chain, entry by entry, into the server's edge_audit_log under the
+  // edge's id (seq is only unique per node), where the server can verify it.
+  {
+    table: auditLog,
+    mode: "insert-only",
+    direction: "up",
+    receiveInto: { table: edgeAuditLog, siteColumn: "site" },
+  },
   // API keys reach every edge so it can authenticate offline. last_used_at is per node.
   { table: apiKeys, mode: "columns", direction: "down", localColumns: ["last_used_at"] },
+  // Knowledge collections marked `distributed` on the server, with their documents and
+  // chunks (vectors included): edges answer from them offline and index them locally
+  // (functions/knowledge/replica.ts). Only the server writes them: whole rows win.
+  {
+    table: knowledgeCollections,
+    mode: "row",
+    direction: "down",
+    where: (row) => `${row}.distributed = 1`,
+  },
+  { table: knowledgeDocuments, mode: "row", direction: "down", where: inDistributedCollection },
+  { table: knowledgeChunks, mode: "row", direction: "down", where: inDistributedCollection },
 ];

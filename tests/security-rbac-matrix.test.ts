@@ -68,6 +68,7 @@ const MATRIX: readonly Row[] = [
   { endpoint: "DELETE /v1/keys/:id",                   ok: 200, allow: [A] },
   { endpoint: "POST /v1/auth/token",                   ok: 200, allow: ANY_KEY },        // a JWT gets 400 API_KEY_REQUIRED
   { endpoint: "GET /v1/audit",                         ok: 200, allow: [A, U] },
+  { endpoint: "GET /v1/audit/verify",                  ok: 200, allow: [A, U] },
   { endpoint: "GET /v1/models",                        ok: 200, allow: [A, O, D] },
   { endpoint: "POST /v1/models/pull",                  ok: 400, allow: [A] },            // past the gate: no LLM in tests (LLM_PULL_UNSUPPORTED)
   { endpoint: "POST /v1/workflows",                    ok: 201, allow: [A, O, D] },
@@ -218,6 +219,7 @@ const REQUESTS: Record<string, (ctx: Ctx) => Promise<Prepared> | Prepared> = {
   },
   "POST /v1/auth/token": () => ({ path: "/v1/auth/token", init: { method: "POST" } }),
   "GET /v1/audit": () => ({ path: "/v1/audit" }),
+  "GET /v1/audit/verify": () => ({ path: "/v1/audit/verify" }),
   "GET /v1/models": () => ({ path: "/v1/models" }),
   "POST /v1/models/pull": () => ({ path: "/v1/models/pull", init: jsonPost({ model: "llama3.2:1b" }) }),
   "POST /v1/workflows": () => ({

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { startFakeOllama } from "./support/fake-ollama.ts";
 import { freePort } from "./support/free-port.ts";
 import {
   killAllSpawned,
@@ -83,7 +84,30 @@ describe("edges offline, then the server comes back", () => {
     expect(status.pendingOutbox).toBeGreaterThan(0);
     expect((await a.request("/v1/sync/now", { method: "POST" })).status).toBeGreaterThanOrEqual(400);
 
-    const server = await startNodeProcess("server", { dataDir: serverDir, port, args: ["--queue", "local"] });
+    const ollama = await startFakeOllama({ models: [{ name: "embed-small", embeddingDim: 16 }] });
+    const server = await startNodeProcess("server", {
+      dataDir: serverDir,
+      port,
+      args: ["--queue", "local", "--llm-provider", "ollama"],
+      env: { OLLAMA_HOST: ollama.url },
+    });
+    // A distributed knowledge collection, for the edges to search offline.
+    const created = await server.request("/v1/knowledge/collections", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ name: "manuals", embeddingModel: "embed-small", distributed: true }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const ingested = await server.request("/v1/knowledge/documents", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({
+        collection: "manuals",
+        key: "pump.md",
+        content: "Replace the impeller gasket yearly.",
+      }),
+    });
+    expect(ingested.status, await ingested.clone().text()).toBe(200);
     await syncNow(a);
     await syncNow(b);
     await syncNow(a);
@@ -97,7 +121,26 @@ describe("edges offline, then the server comes back", () => {
 
     const nodes = (await (await server.request("/v1/nodes")).json()) as { nodes: unknown[] };
     expect(nodes.nodes.length).toBe(2);
-    await Promise.all([a.stop(), b.stop(), server.stop()]);
+
+    // Each edge's audit chain reached the server whole: the same verdict and head there.
+    const { siteId } = (await (await a.request("/v1/sync/status")).json()) as { siteId: string };
+    const own = await (await a.request("/v1/audit/verify")).json();
+    expect(own).toMatchObject({ ok: true });
+    expect(await (await server.request(`/v1/audit/verify?node=${siteId}`)).json()).toEqual(own);
+    const received = (await (await server.request(`/v1/audit?node=${siteId}&limit=1000`)).json()) as {
+      entries: unknown[];
+    };
+    expect(received.entries.length).toBe((own as { count: number }).count);
+
+    // The distributed collection was indexed on the edge after the pull: keyword search
+    // needs no model, so this works with the server gone.
+    await server.stop();
+    const found = await a.request("/v1/knowledge/search?collection=manuals&q=impeller&mode=keyword");
+    expect(found.status, await found.clone().text()).toBe(200);
+    expect(((await found.json()) as { hits: Array<{ documentKey: string }> }).hits[0]).toMatchObject({
+      documentKey: "pump.md",
+    });
+    await Promise.all([a.stop(), b.stop(), ollama.close()]);
   }, 120_000);
 
   it("an edge killed with SIGKILL in the middle of a push loses and duplicates nothing", async () => {

@@ -7,8 +7,15 @@ import type { Command } from "./types.ts";
 export const auditCommand: Command = {
   name: "audit",
   summary: "verify the hash chain of a node's audit log",
-  usage: "sutazai audit verify [--data-dir D]",
-  flags: configFlags(["dataDir", "dbUrl", "dbAuthToken"]),
+  usage: "sutazai audit verify [--node ID] [--data-dir D]",
+  flags: [
+    ...configFlags(["dataDir", "dbUrl", "dbAuthToken"]),
+    {
+      name: "node",
+      value: "ID",
+      help: "on a server: verify the chain edge ID sent by sync instead of the server's own",
+    },
+  ],
   details:
     "Walks every entry, recomputing hash = sha256(prev_hash + canonical JSON). Exits 0 when the chain is " +
     "intact, 1 naming the first broken entry when a row was altered, deleted or reordered.",
@@ -17,13 +24,15 @@ export const auditCommand: Command = {
       throw new UsageError(`Usage: ${auditCommand.usage}`);
     }
     return withLocalDatabase(args, env, async (database) => {
-      const result = await createAuditLog(database).verify();
+      const node = args.flags.node === undefined ? undefined : String(args.flags.node);
+      const result = await createAuditLog(database).verify(node);
+      const what = node === undefined ? "Audit log" : `Audit log of edge ${node}`;
       if (result.ok) {
-        process.stdout.write(`Audit log intact: ${result.count} entries verified.\n`);
+        process.stdout.write(`${what} intact: ${result.count} entries verified.\n`);
         return 0;
       }
       process.stderr.write(
-        `Audit log BROKEN at entry seq=${result.seq}${result.id ? ` id=${result.id}` : ""}: ${result.reason}.\n`,
+        `${what} BROKEN at entry seq=${result.seq}${result.id ? ` id=${result.id}` : ""}: ${result.reason}.\n`,
       );
       return 1;
     });

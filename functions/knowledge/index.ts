@@ -6,6 +6,7 @@ import {
   clientOf,
   createCollection,
   deleteCollection,
+  findCollection,
   listCollections,
   requireCollection,
 } from "./collections.ts";
@@ -30,6 +31,34 @@ function authorize(input: KnowledgeInput, ctx: FunctionContext): void {
       `Your credential (role ${ctx.principal.role}) lacks the "knowledge:write" permission needed to ${input.action}.`,
     );
   }
+}
+
+/**
+ * A distributed collection belongs to the server: on an edge it is a read-only replica
+ * (a local write would be overwritten by the next sync, or never reach other edges).
+ */
+async function checkWritable(input: KnowledgeInput, ctx: FunctionContext): Promise<void> {
+  if (ctx.node.role !== "edge" || !WRITES.has(input.action)) return;
+  if (input.action === "createCollection") {
+    if (input.distributed)
+      throw new AppError(
+        422,
+        "INPUT_INVALID",
+        "Distributed collections are created on the server; edges receive them by sync.",
+        {
+          errors: [{ path: "distributed", message: "only a server node can distribute a collection" }],
+        },
+      );
+    return;
+  }
+  if (!("collection" in input)) return;
+  const row = await findCollection(ctx.db, input.collection);
+  if (row?.distributed)
+    throw new AppError(
+      409,
+      "COLLECTION_REPLICATED",
+      `Collection "${row.name}" is distributed by the server and read-only on this edge: ${input.action} it on the server; the change reaches this edge by sync.`,
+    );
 }
 
 async function listDocuments(ctx: FunctionContext, name: string) {
@@ -66,6 +95,7 @@ export const knowledge = defineFunction({
   retries: 1,
   handler: async (input, ctx) => {
     authorize(input, ctx);
+    await checkWritable(input, ctx);
     switch (input.action) {
       case "createCollection": {
         const row = await createCollection(ctx, input);

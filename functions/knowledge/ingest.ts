@@ -10,6 +10,7 @@ import { htmlTitle, htmlToText } from "./html.ts";
 import type { IngestInput } from "./schema.ts";
 import { deleteDocumentEntries, insertEntries, ROWS_PER_INSERT } from "./tables.ts";
 import { wellFormed } from "./tokens.ts";
+import { encodeVector } from "./vector-codec.ts";
 
 export type IngestResult = {
   action: "ingest";
@@ -117,8 +118,8 @@ export async function ingestDocument(ctx: FunctionContext, input: IngestInput): 
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
     const slice = rows.slice(i, i + ROWS_PER_INSERT);
     statements.push({
-      sql: `INSERT INTO knowledge_chunks (id, collection_id, document_id, ordinal, text, heading_path, start, "end", tokens, updated_at) VALUES ${slice.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
-      args: slice.flatMap((c) => [
+      sql: `INSERT INTO knowledge_chunks (id, collection_id, document_id, ordinal, text, heading_path, start, "end", tokens, updated_at, embedding) VALUES ${slice.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      args: slice.flatMap((c, j) => [
         c.id,
         collection.id,
         documentId,
@@ -129,6 +130,8 @@ export async function ingestDocument(ctx: FunctionContext, input: IngestInput): 
         c.end,
         c.tokens,
         now,
+        // Distributed collections carry their vectors to the edges (see schema/knowledge.ts).
+        collection.distributed ? encodeVector(vectors[i + j]!) : null,
       ]),
     });
   }

@@ -3,6 +3,7 @@ import type { FunctionContext } from "../../runtime/function.ts";
 import { clientOf, findCollection } from "./collections.ts";
 import { EMBED_BATCH, embedAll, embeddingText } from "./embed.ts";
 import { createTableStatements, dropTableStatements, insertEntries, tableNames } from "./tables.ts";
+import { encodeVector } from "./vector-codec.ts";
 
 /** Chunks read, embedded and written per round: bounded memory whatever the collection size. */
 const PAGE = EMBED_BATCH * 8;
@@ -74,6 +75,19 @@ export async function reindex(ctx: FunctionContext, name: string, model?: string
             sql: `INSERT INTO ${next.ftsTable} (rowid, text, heading) SELECT v.rid, c.text, c.heading_path FROM ${next.vectorTable} v JOIN knowledge_chunks c ON c.id = v.chunk_id WHERE v.chunk_id IN (SELECT value FROM json_each(?))`,
             args: [JSON.stringify(entries.map((e) => e.chunkId))],
           },
+          // A distributed collection ships the new vectors to its edges (they rebuild their
+          // index once the collection row, updated at the swap, names the new model).
+          ...(collection.distributed
+            ? [
+                {
+                  sql: "UPDATE knowledge_chunks SET embedding = (SELECT value->>1 FROM json_each(?1) WHERE value->>0 = knowledge_chunks.id), updated_at = ?2 WHERE id IN (SELECT value->>0 FROM json_each(?1))",
+                  args: [
+                    JSON.stringify(entries.map((e) => [e.chunkId, encodeVector(e.embedding)])),
+                    Date.now(),
+                  ],
+                },
+              ]
+            : []),
         ],
         "write",
       );

@@ -30,7 +30,8 @@ export interface AuditLog {
   /** Waits until everything appended so far is written. */
   flush(): Promise<void>;
   query(q?: AuditQuery): Promise<{ entries: AuditEntry[]; next: number | null }>;
-  verify(): Promise<VerifyResult>;
+  /** Walks this node's chain, or (on a server) the chain an edge sent by sync. */
+  verify(node?: string): Promise<VerifyResult>;
 }
 
 interface Pending {
@@ -156,7 +157,7 @@ export function createAuditLog(
       while (running) await running;
     },
     query: (q) => queryAudit(db, q),
-    verify: () => verifyChain(client),
+    verify: (node) => verifyChain(client, node),
   };
 }
 

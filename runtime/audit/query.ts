@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL } from "drizzle-orm";
-import { type AuditRow, auditLog } from "../../schema/audit.ts";
+import { type AuditRow, auditLog, edgeAuditLog } from "../../schema/audit.ts";
 import type { Db } from "../db.ts";
 import type { ChainFields } from "./chain.ts";
 
@@ -10,6 +10,8 @@ export interface AuditEntry extends Omit<ChainFields, "details"> {
 }
 
 export interface AuditQuery {
+  /** an edge's node id: read the chain that edge sent this server by sync */
+  node?: string;
   action?: string;
   actor?: string;
   /** ts range in unix ms, [since, until) */
@@ -34,17 +36,33 @@ export async function queryAudit(
   const limit = Math.min(Math.max(Math.trunc(q.limit ?? 100), 1), 1000);
   const order = q.order ?? (q.before !== undefined ? "desc" : "asc");
   const where: SQL[] = [];
-  if (q.action !== undefined) where.push(eq(auditLog.action, q.action));
-  if (q.actor !== undefined) where.push(eq(auditLog.actor, q.actor));
-  if (q.since !== undefined) where.push(gte(auditLog.ts, q.since));
-  if (q.until !== undefined) where.push(lt(auditLog.ts, q.until));
-  if (q.after !== undefined) where.push(gt(auditLog.seq, q.after));
-  if (q.before !== undefined) where.push(lt(auditLog.seq, q.before));
+  // Both tables share the audit columns; an edge's entries carry its node id in `site`.
+  const t = q.node === undefined ? auditLog : edgeAuditLog;
+  if (q.node !== undefined) where.push(eq(edgeAuditLog.site, q.node));
+  if (q.action !== undefined) where.push(eq(t.action, q.action));
+  if (q.actor !== undefined) where.push(eq(t.actor, q.actor));
+  if (q.since !== undefined) where.push(gte(t.ts, q.since));
+  if (q.until !== undefined) where.push(lt(t.ts, q.until));
+  if (q.after !== undefined) where.push(gt(t.seq, q.after));
+  if (q.before !== undefined) where.push(lt(t.seq, q.before));
+  const columns = {
+    seq: t.seq,
+    id: t.id,
+    ts: t.ts,
+    actor: t.actor,
+    role: t.role,
+    action: t.action,
+    target: t.target,
+    outcome: t.outcome,
+    details: t.details,
+    prevHash: t.prevHash,
+    hash: t.hash,
+  };
   const rows = await db
-    .select()
-    .from(auditLog)
+    .select(columns)
+    .from(t)
     .where(and(...where))
-    .orderBy(order === "asc" ? asc(auditLog.seq) : desc(auditLog.seq))
+    .orderBy(order === "asc" ? asc(t.seq) : desc(t.seq))
     .limit(limit + 1);
   const entries = rows.slice(0, limit).map(toEntry);
   return { entries, next: rows.length > limit ? entries[entries.length - 1]!.seq : null };

@@ -21,12 +21,22 @@ const PAGE = 2000;
  * Walks the chain in seq order and names the first entry that breaks it. Only rows that
  * existed when the walk started are checked, so concurrent appends cannot cause a false
  * alarm. Limitation: anyone able to rewrite the table can rehash the whole chain; keep
- * `head` somewhere else (a log line, a ticket, a peer) to detect that.
+ * `head` somewhere else (a log line, a ticket, a peer) to detect that — the server's copy
+ * of an edge's chain (`node`) is such a peer.
  */
-export async function verifyChain(client: Client): Promise<VerifyResult> {
-  const start = await client.execute(`SELECT
-    (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1) AS last,
-    (SELECT seq FROM sqlite_sequence WHERE name = 'audit_log') AS hwm`);
+export async function verifyChain(client: Client, node?: string): Promise<VerifyResult> {
+  // An edge's chain as the server received it (edge_audit_log): there the end is the last
+  // entry received, since later ones may simply not have arrived yet.
+  const source =
+    node === undefined
+      ? { table: "audit_log", where: "", args: [] as string[] }
+      : { table: "edge_audit_log", where: "site = ? AND ", args: [node] };
+  const start = await client.execute({
+    sql: `SELECT
+    (SELECT seq FROM ${source.table} WHERE ${source.where}true ORDER BY seq DESC LIMIT 1) AS last,
+    (SELECT seq FROM sqlite_sequence WHERE name = '${source.table}') AS hwm`,
+    args: source.args,
+  });
   const last = Number(start.rows[0]?.last ?? 0);
   // Without AUTOINCREMENT bookkeeping, fall back to the last row (tail deletions then go unseen).
   const end = Math.max(last, Number(start.rows[0]?.hwm ?? 0));
@@ -36,8 +46,8 @@ export async function verifyChain(client: Client): Promise<VerifyResult> {
   for (;;) {
     const page = await client.execute({
       sql: `SELECT seq, id, ts, actor, role, action, target, outcome, details, prev_hash, hash
-            FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ${PAGE}`,
-      args: [expectedSeq, end],
+            FROM ${source.table} WHERE ${source.where}seq >= ? AND seq <= ? ORDER BY seq LIMIT ${PAGE}`,
+      args: [...source.args, expectedSeq, end],
     });
     for (const r of page.rows) {
       const seq = Number(r.seq);

@@ -23,7 +23,14 @@ const time = z.union([
   z.coerce.number().int().min(0),
   z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
 ]);
+const node = z
+  .string()
+  .min(1)
+  .max(200)
+  .optional()
+  .openapi({ description: "an edge's node id: its audit chain as received by this server (sync)" });
 const Query = z.object({
+  node,
   action: z.string().max(100).optional(),
   actor: z.string().max(200).optional(),
   since: time.optional().openapi({ description: "unix ms or ISO time" }),
@@ -49,12 +56,39 @@ const listRoute = createRoute({
   },
 });
 
+const VerifyResult = z
+  .object({
+    ok: z.boolean(),
+    count: z.number(),
+    head: z.string().optional(),
+    seq: z.number().optional(),
+    id: z.string().nullable().optional(),
+    reason: z.enum(["hash_mismatch", "prev_hash_mismatch", "seq_gap", "truncated"]).optional(),
+  })
+  .openapi("AuditVerifyResult");
+
+const verifyRoute = createRoute({
+  method: "get",
+  path: "/v1/audit/verify",
+  summary:
+    "Recomputes the hash chain (this node's, or an edge's as received by sync) and names the first broken entry",
+  request: { query: z.object({ node }) },
+  responses: {
+    200: json(VerifyResult, "The verdict: ok, or the first entry that breaks the chain and why"),
+  },
+});
+
 export function auditRoutes(platform: Platform) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(listRoute, async (c) => {
     requirePermission(c, "audit:read");
     const page = await platform.security.audit.query(c.req.valid("query") as never);
     return c.json(page as never, 200);
+  });
+  app.openapi(verifyRoute, async (c) => {
+    requirePermission(c, "audit:read");
+    const result = await platform.security.audit.verify(c.req.valid("query").node);
+    return c.json(result, 200);
   });
   return app;
 }

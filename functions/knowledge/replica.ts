@@ -1,0 +1,243 @@
+import type { Client, InStatement } from "@libsql/client";
+import type { Logger } from "../../runtime/log.ts";
+import {
+  createTableStatements,
+  deleteDocumentEntries,
+  dropTableStatements,
+  type IndexTables,
+  insertEntries,
+  tableNames,
+  vectorIndexName,
+} from "./tables.ts";
+import { decodeVector } from "./vector-codec.ts";
+
+/*
+ * Edge side of distributed collections. Sync delivers a server's distributed collections,
+ * documents and chunks — vectors included — as plain rows; the search indexes (vector
+ * table + FTS5) are local and derived, so this brings them level with those rows:
+ *
+ * - a document is indexed once ALL its chunks (chunk_count) have arrived with vectors of
+ *   the collection's dimension, all of it in one transaction: a pull page that ends in
+ *   the middle of a document never makes half of it searchable;
+ * - index entries whose chunk is gone (a re-ingested or deleted document) are removed;
+ * - a collection whose model changed on the server is rebuilt into the next generation's
+ *   tables and swapped in at once (searches answer INDEX_STALE meanwhile, never mixed
+ *   vectors);
+ * - index tables of collections deleted by sync are dropped.
+ *
+ * Idempotent and restartable: everything it needs to know is in the rows, so it runs after
+ * every pull that moved something and once at start (a crash in between loses nothing).
+ */
+
+export interface ReplicaIndexResult {
+  /** replicated collections looked at */
+  collections: number;
+  /** documents (re)indexed */
+  documents: number;
+  /** chunks written to the index */
+  chunks: number;
+  /** index entries removed because their chunk is gone */
+  removed: number;
+  /** documents still waiting for chunks (or with vectors of the wrong size) */
+  waiting: number;
+}
+
+interface CollectionRow {
+  id: string;
+  name: string;
+  model: string;
+  dimension: number;
+}
+
+interface IndexRow {
+  vectorTable: string;
+  ftsTable: string;
+  model: string;
+  dimension: number;
+  generation: number;
+}
+
+const tablesOf = (vectorTable: string, ftsTable: string): IndexTables => ({
+  vectorTable,
+  ftsTable,
+  vectorIndex: vectorIndexName(vectorTable),
+});
+
+/** Brings this edge's search indexes level with the replicated knowledge rows. */
+export async function indexReplicas(client: Client, log?: Logger): Promise<ReplicaIndexResult> {
+  const result: ReplicaIndexResult = { collections: 0, documents: 0, chunks: 0, removed: 0, waiting: 0 };
+  await dropDeletedCollectionTables(client);
+  const collections = (
+    await client.execute(
+      "SELECT id, name, embedding_model, dimension FROM knowledge_collections WHERE distributed = 1 ORDER BY name",
+    )
+  ).rows.map(
+    (r): CollectionRow => ({
+      id: String(r.id),
+      name: String(r.name),
+      model: String(r.embedding_model),
+      dimension: Number(r.dimension),
+    }),
+  );
+  for (const collection of collections) {
+    result.collections++;
+    await indexCollection(client, collection, result, log);
+  }
+  return result;
+}
+
+async function indexCollection(
+  client: Client,
+  collection: CollectionRow,
+  result: ReplicaIndexResult,
+  log?: Logger,
+): Promise<void> {
+  const current = await readIndex(client, collection.id);
+  const fits = current && current.model === collection.model && current.dimension === collection.dimension;
+  if (current && fits) {
+    const tables = tablesOf(current.vectorTable, current.ftsTable);
+    result.removed += await removeOrphans(client, tables);
+    await indexDocuments(client, collection, tables, result, log);
+    return;
+  }
+  // No index yet, or one built for another model: fill the next generation, then swap it in.
+  const generation = current ? current.generation + 1 : 1;
+  const next = tableNames(collection.id, generation);
+  await client.batch(
+    [...dropTableStatements(next), ...createTableStatements(next, collection.dimension)],
+    "write",
+  );
+  await indexDocuments(client, collection, next, result, log);
+  const now = Date.now();
+  await client.batch(
+    [
+      {
+        sql: `INSERT INTO knowledge_indexes (collection_id, vector_table, fts_table, embedding_model, dimension, generation, status, updated_at)
+              VALUES (?, ?, ?, ?, ?, ?, 'ready', ?)
+              ON CONFLICT (collection_id) DO UPDATE SET vector_table = excluded.vector_table, fts_table = excluded.fts_table,
+                embedding_model = excluded.embedding_model, dimension = excluded.dimension, generation = excluded.generation,
+                status = 'ready', updated_at = excluded.updated_at`,
+        args: [
+          collection.id,
+          next.vectorTable,
+          next.ftsTable,
+          collection.model,
+          collection.dimension,
+          generation,
+          now,
+        ],
+      },
+      ...(current ? dropTableStatements(current) : []),
+    ],
+    "write",
+  );
+  log?.info("knowledge: replicated collection indexed", {
+    collection: collection.name,
+    model: collection.model,
+    generation,
+  });
+}
+
+async function readIndex(client: Client, collectionId: string): Promise<IndexRow | undefined> {
+  const r = (
+    await client.execute({
+      sql: "SELECT vector_table, fts_table, embedding_model, dimension, generation FROM knowledge_indexes WHERE collection_id = ?",
+      args: [collectionId],
+    })
+  ).rows[0];
+  if (!r) return undefined;
+  return {
+    vectorTable: String(r.vector_table),
+    ftsTable: String(r.fts_table),
+    model: String(r.embedding_model),
+    dimension: Number(r.dimension),
+    generation: Number(r.generation),
+  };
+}
+
+/** Index entries of chunks that no longer exist (their document was replaced or deleted). */
+async function removeOrphans(client: Client, t: IndexTables): Promise<number> {
+  const gone = `SELECT rid FROM ${t.vectorTable} WHERE chunk_id NOT IN (SELECT id FROM knowledge_chunks)`;
+  const rs = await client.batch(
+    [
+      `DELETE FROM ${t.ftsTable} WHERE rowid IN (${gone})`,
+      `DELETE FROM ${t.vectorTable} WHERE rid IN (${gone})`,
+    ],
+    "write",
+  );
+  return rs[1]!.rowsAffected;
+}
+
+/** Documents complete here (every chunk arrived with a vector) but not (fully) in these tables. */
+async function indexDocuments(
+  client: Client,
+  collection: CollectionRow,
+  t: IndexTables,
+  result: ReplicaIndexResult,
+  log?: Logger,
+): Promise<void> {
+  const docs = await client.execute({
+    sql: `SELECT d.id, d.chunk_count,
+            (SELECT count(*) FROM knowledge_chunks c WHERE c.document_id = d.id AND c.embedding IS NOT NULL) AS arrived,
+            (SELECT count(*) FROM knowledge_chunks c JOIN ${t.vectorTable} v ON v.chunk_id = c.id WHERE c.document_id = d.id) AS indexed
+          FROM knowledge_documents d WHERE d.collection_id = ? ORDER BY d.id`,
+    args: [collection.id],
+  });
+  for (const d of docs.rows) {
+    const count = Number(d.chunk_count);
+    if (Number(d.indexed) === count) continue;
+    if (Number(d.arrived) !== count) {
+      result.waiting++;
+      continue;
+    }
+    const documentId = String(d.id);
+    const chunks = await client.execute({
+      sql: "SELECT id, embedding FROM knowledge_chunks WHERE document_id = ? ORDER BY ordinal",
+      args: [documentId],
+    });
+    const rows: Array<{ chunkId: string; embedding: Float32Array }> = [];
+    for (const c of chunks.rows) {
+      const embedding = decodeVector(String(c.embedding), collection.dimension);
+      if (embedding) rows.push({ chunkId: String(c.id), embedding });
+    }
+    if (rows.length !== count) {
+      // Vectors of another size: the server is mid-reindex; the new collection row follows.
+      result.waiting++;
+      log?.warn("knowledge: replicated document has vectors of another dimension; waiting", {
+        collection: collection.name,
+        documentId,
+      });
+      continue;
+    }
+    const statements: InStatement[] = [
+      ...deleteDocumentEntries(t, documentId),
+      ...insertEntries(t, rows, documentId),
+    ];
+    await client.batch(statements, "write");
+    result.documents++;
+    result.chunks += rows.length;
+  }
+}
+
+/**
+ * Index tables whose collection no longer exists here (deleted on the server; the
+ * collection row's delete cascaded to knowledge_indexes but tables need dropping).
+ * Tables of live collections are left alone: a local reindex builds its next generation
+ * before any row points at it.
+ */
+async function dropDeletedCollectionTables(client: Client): Promise<void> {
+  const rs = await client.execute(
+    `SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'kb\\_vec\\_%' ESCAPE '\\' OR name LIKE 'kb\\_fts\\_%' ESCAPE '\\')
+       AND substr(name, 8, 32) NOT IN (SELECT lower(replace(id, '-', '')) FROM knowledge_collections)`,
+  );
+  const names = rs.rows
+    .map((r) => String(r.name))
+    .filter((n) => /^kb_(vec|fts)_[0-9a-f]{32}_\d{1,6}$/.test(n));
+  if (names.length === 0) return;
+  const stmts = names.flatMap((n) =>
+    n.startsWith("kb_vec_")
+      ? dropTableStatements({ vectorTable: n, ftsTable: n.replace("kb_vec_", "kb_fts_") })
+      : [`DROP TABLE IF EXISTS ${n}`],
+  );
+  await client.batch(stmts, "write");
+}

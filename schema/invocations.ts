@@ -28,7 +28,9 @@ export const invocations = sqliteTable(
     createdAt: integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`),
   },
   (t) => [
-    uniqueIndex("invocations_idempotency").on(t.function, t.idempotencyKey),
+    // Per node: an Idempotency-Key is the caller's promise to one node, and two edges may
+    // well use the same keys; their rows meet on the server by sync and must both stay.
+    uniqueIndex("invocations_node_idempotency").on(t.nodeId, t.function, t.idempotencyKey),
     index("invocations_function_status").on(t.function, t.status, t.id),
     index("invocations_status").on(t.status, t.id),
   ],

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Principal } from "../runtime/auth/principal.ts";
 import { errorHandler } from "../runtime/http/error-handler.ts";
@@ -20,6 +21,9 @@ import {
   type TempDir,
   tempDir,
 } from "./support/sync-harness.ts";
+
+/** A test-only synced table with a unique column. */
+const tags = sqliteTable("tags", { id: text("id").primaryKey(), label: text("label").notNull().unique() });
 
 const put =
   "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
@@ -154,20 +158,49 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
   });
 
   it("quarantines a change that breaks a constraint instead of stalling the queue", async () => {
+    // A synced table with a unique column two edges can both claim offline.
+    const tables = [...SYNCED_TABLES, { table: tags, mode: "row" as const, direction: "up" as const }];
+    const withTags = async (r: Replica) => {
+      await r.exec("CREATE TABLE tags (id TEXT PRIMARY KEY, label TEXT NOT NULL UNIQUE)");
+      r.ctx = await installSync(r.database, tables, { role: r.ctx.role, schemaVersion: 1 });
+    };
+    await withTags(server);
+    hub = createSyncHub(server.ctx);
+    net = new FaultyNetwork(hubApp(hub));
     const a = await edge("a");
     const b = await edge("b");
-    const inv =
-      "INSERT INTO invocations (id, function, trigger, status, node_id, idempotency_key) VALUES (?, 'f', 'http', 'succeeded', ?, 'same-key')";
-    await a.replica.exec(inv, ["inv-a", "a"]);
-    await b.replica.exec(inv, ["inv-b", "b"]);
+    for (const e of [a, b]) {
+      await withTags(e.replica);
+      clients[clients.indexOf(e.client)] = e.client = createSyncClient({
+        ctx: e.replica.ctx,
+        serverUrl: "http://hub.test",
+        serverKey: "k",
+        fetch: net.fetch,
+      });
+    }
+    await a.replica.exec("INSERT INTO tags VALUES ('tag-a', 'pump')");
+    await b.replica.exec("INSERT INTO tags VALUES ('tag-b', 'pump')");
     await b.replica.exec(put, ["after", '"x"', 1]);
     await a.client.syncNow();
     const round = await b.client.syncNow();
     expect(round).toMatchObject({ pushed: 2, quarantined: 1 });
     expect((await readState(server)).map((r) => r.key)).toEqual(["after"]);
     const q = await server.database.client.execute("SELECT kind, tbl, reason FROM sync_quarantine");
-    expect(q.rows[0]).toMatchObject({ kind: "rejected", tbl: "invocations" });
+    expect(q.rows[0]).toMatchObject({ kind: "rejected", tbl: "tags" });
     expect((await hub.listNodes()).find((n) => n.site === "site-b")?.quarantined).toBe(1);
+  });
+
+  it("keeps invocations of two edges that used the same Idempotency-Key", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    const inv =
+      "INSERT INTO invocations (id, function, trigger, status, node_id, idempotency_key) VALUES (?, 'f', 'http', 'succeeded', ?, 'same-key')";
+    await a.replica.exec(inv, ["inv-a", "site-a"]);
+    await b.replica.exec(inv, ["inv-b", "site-b"]);
+    await a.client.syncNow();
+    expect(await b.client.syncNow()).toMatchObject({ pushed: 1, quarantined: 0 });
+    const rows = await server.database.client.execute("SELECT id FROM invocations ORDER BY id");
+    expect(rows.rows.map((r) => r.id)).toEqual(["inv-a", "inv-b"]);
   });
 
   it("holds back changes to columns an older edge does not know, and applies them after its upgrade", async () => {

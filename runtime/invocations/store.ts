@@ -90,18 +90,22 @@ export class InvocationStore {
   }
 
   /**
-   * Inserts the row unless (function, idempotency key) exists already. Returns the existing
+   * Inserts the row unless (node, function, idempotency key) exists already. Returns the existing
    * row when it does, so the caller can replay the first result instead of running twice.
    */
   async insertIdempotent(row: NewInvocation): Promise<InvocationRow | undefined> {
     const inserted = await this.db
       .insert(invocations)
       .values(row)
-      .onConflictDoNothing({ target: [invocations.function, invocations.idempotencyKey] })
+      .onConflictDoNothing({ target: [invocations.nodeId, invocations.function, invocations.idempotencyKey] })
       .returning({ id: invocations.id });
     if (inserted.length > 0) return undefined;
     return this.db.query.invocations.findFirst({
-      where: and(eq(invocations.function, row.function), eq(invocations.idempotencyKey, row.idempotencyKey!)),
+      where: and(
+        eq(invocations.nodeId, row.nodeId),
+        eq(invocations.function, row.function),
+        eq(invocations.idempotencyKey, row.idempotencyKey!),
+      ),
     });
   }
 

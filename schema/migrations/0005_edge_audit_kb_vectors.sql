@@ -16,4 +16,6 @@ CREATE TABLE `edge_audit_log` (
 --> statement-breakpoint
 CREATE INDEX `edge_audit_log_action` ON `edge_audit_log` (`site`,`action`,`seq`);--> statement-breakpoint
 CREATE INDEX `edge_audit_log_ts` ON `edge_audit_log` (`ts`);--> statement-breakpoint
+DROP INDEX `invocations_idempotency`;--> statement-breakpoint
+CREATE UNIQUE INDEX `invocations_node_idempotency` ON `invocations` (`node_id`,`function`,`idempotency_key`);--> statement-breakpoint
 ALTER TABLE `knowledge_chunks` ADD `embedding` text;

@@ -1,4 +1,5 @@
 import type { Client } from "@libsql/client";
+import { AppError } from "../runtime/errors.ts";
 import type { Exec } from "./clock.ts";
 import { writeStatement } from "./lane.ts";
 import type { NodeSummary } from "./protocol.ts";
@@ -49,12 +50,41 @@ export async function listNodes(exec: Exec): Promise<NodeSummary[]> {
   return out;
 }
 
+/**
+ * A site belongs to the node key that first spoke for it: another valid node key cannot push
+ * (or pull) as that site — it could otherwise forge a gateway's readings or audit entries.
+ * When the bound key is revoked, expired or deleted (a replaced gateway key), the next key
+ * to speak for the site takes it over.
+ */
+async function checkBinding(client: Client, site: string, keyId: string): Promise<void> {
+  const rs = await client.execute({
+    sql:
+      "SELECT p.key_id, k.name, k.revoked_at, k.expires_at FROM sync_peers p LEFT JOIN api_keys k ON k.id = p.key_id " +
+      "WHERE p.site = ?",
+    args: [site],
+  });
+  const row = rs.rows[0];
+  if (!row || row.key_id === null || row.key_id === keyId) return;
+  const live =
+    row.name !== null &&
+    row.revoked_at === null &&
+    (row.expires_at === null || Number(row.expires_at) > Date.now());
+  if (!live) return;
+  throw new AppError(
+    403,
+    "SITE_BOUND_TO_OTHER_KEY",
+    `Node ${site} syncs with key "${String(row.name)}" (${String(row.key_id)}); another key cannot act for it. ` +
+      "If this gateway got a new key, revoke the old one on the server (sutazai keys revoke) and sync again.",
+  );
+}
+
 /** Records that an edge was seen (and what it told us); returns its acknowledged outbox seq. */
 export async function touchPeer(
   client: Client,
   site: string,
   fields: { keyId?: string; schemaVersion?: number; pullCursor?: number },
 ): Promise<{ ackedSeq: number }> {
+  if (fields.keyId !== undefined) await checkBinding(client, site, fields.keyId);
   const now = Date.now();
   const rs = await writeStatement(client, {
     sql:

@@ -190,6 +190,40 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     expect((await hub.listNodes()).find((n) => n.site === "site-b")?.quarantined).toBe(1);
   });
 
+  it("binds a site to the node key that first synced it; a replaced (revoked) key hands it over", async () => {
+    const addKey = (id: string) =>
+      server.exec(
+        "INSERT INTO api_keys (id, name, prefix, secret_hash, role, created_at, created_by) VALUES (?, ?, 'sk', ?, 'node', 0, 'admin')",
+        [id, `gateway ${id}`, `hash-${id}`],
+      );
+    await addKey("key-1");
+    await addKey("key-2");
+    const as = (keyId: string) =>
+      new FaultyNetwork(hubApp(hub, { id: keyId, role: "node", via: "key" })).fetch;
+    const replica = await openReplica(dir.path, "g", "edge");
+    edges.push(replica);
+    const client = (keyId: string) => {
+      const c = createSyncClient({
+        ctx: replica.ctx,
+        serverUrl: "http://hub.test",
+        serverKey: "k",
+        fetch: as(keyId),
+      });
+      clients.push(c);
+      return c;
+    };
+    await replica.exec(put, ["g", '"1"', 1]);
+    await client("key-1").syncNow();
+    // Another live node key cannot speak for site-g.
+    await replica.exec(put, ["g", '"forged"', 2]);
+    await expect(client("key-2").syncNow()).rejects.toMatchObject({ code: "SITE_BOUND_TO_OTHER_KEY" });
+    expect((await readState(server)).find((r) => r.key === "g")?.value).toBe('"1"');
+    // The gateway's old key is revoked: its new key takes the site over.
+    await server.exec("UPDATE api_keys SET revoked_at = 1 WHERE id = 'key-1'");
+    expect(await client("key-2").syncNow()).toMatchObject({ pushed: 1 });
+    await expect(client("key-1").syncNow()).rejects.toMatchObject({ code: "SITE_BOUND_TO_OTHER_KEY" });
+  });
+
   it("keeps invocations of two edges that used the same Idempotency-Key", async () => {
     const a = await edge("a");
     const b = await edge("b");

@@ -104,4 +104,25 @@ describe("sutazai audit verify", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`seq=${seq}`);
   });
+
+  it("--node verifies the chain an edge sent this server by sync", async () => {
+    const dir = await dataDirWithAudit();
+    const db = dbOf(dir);
+    // What sync delivers: the edge's own rows, under its node id.
+    await db.execute(
+      "INSERT INTO edge_audit_log SELECT 'edge-7', seq, id, ts, actor, role, action, target, outcome, details, prev_hash, hash FROM audit_log",
+    );
+    db.close();
+    const ok = await runCli(["audit", "verify", "--node", "edge-7", "--data-dir", dir]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/Audit log of edge edge-7 intact: \d+ entries/);
+    const db2 = dbOf(dir);
+    await db2.execute("UPDATE edge_audit_log SET actor = 'x' WHERE site = 'edge-7' AND seq = 3");
+    db2.close();
+    const broken = await runCli(["audit", "verify", "--node", "edge-7", "--data-dir", dir]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("edge edge-7 BROKEN at entry seq=3");
+    // The server's own chain is another matter, and intact.
+    expect((await runCli(["audit", "verify", "--data-dir", dir])).code).toBe(0);
+  });
 });

@@ -13,7 +13,7 @@ import { withTokenSink } from "./llm/token-sink.ts";
 import type { LLM } from "./llm/types.ts";
 import type { Logger } from "./log.ts";
 import type { Forwarder, Placement } from "./placement/forwarder.ts";
-import type { ActiveJob, Queue, Trigger } from "./queue/types.ts";
+import type { ActiveJob, JobPayload, Queue, Trigger } from "./queue/types.ts";
 import type { StateStore } from "./state.ts";
 import type { RuntimeMetrics } from "./telemetry/metrics.ts";
 import { withSpan } from "./telemetry/tracing.ts";
@@ -170,6 +170,8 @@ export class Invoker {
       maxAttempts,
       input: JSON.stringify(req.input ?? null),
       principal: req.principal.id,
+      caller: JSON.stringify(req.principal),
+      placement: remote ? "server" : null,
       nodeId: this.deps.node().id,
       queuedAt: Date.now(),
       idempotencyKey: req.idempotencyKey,
@@ -180,21 +182,40 @@ export class Invoker {
     } else {
       await this.deps.store.insert(row);
     }
+    // A crash right here leaves a queued row without a job: requeueLost() puts it back.
     await withSpan("queue.enqueue", { "sutazai.function": fn.name }, () =>
-      this.deps.queue.enqueue(
-        {
-          invocationId: id,
-          function: fn.name,
-          input: req.input,
-          principal: req.principal,
-          trigger: req.trigger,
-          idempotencyKey: req.idempotencyKey,
-          ...(remote ? { placement: "server" as const } : {}),
-        },
-        { id, maxAttempts, backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS, delayMs: req.delayMs },
-      ),
+      this.deps.queue.enqueue(jobPayload(row, req.input, req.principal), {
+        id,
+        maxAttempts,
+        backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS,
+        delayMs: req.delayMs,
+      }),
     );
     return { id, existing: false };
+  }
+
+  /**
+   * Puts back on the queue this node's invocations that have been `queued` for longer than
+   * `olderThanMs` — the ones whose job the queue never got (the process died between the
+   * row and the enqueue) or lost. Safe to run any time, from any number of workers: a job
+   * still in the queue has the same id and is left alone, and a run that already ended
+   * finds its row finished and does nothing. Returns how many were offered again.
+   */
+  async requeueLost(olderThanMs = 60_000): Promise<number> {
+    const rows = await this.deps.store.staleQueued(this.deps.node().id, Date.now() - olderThanMs, 500);
+    let offered = 0;
+    for (const row of rows) {
+      const principal = callerOf(row);
+      if (!principal) continue; // a row from before the caller was recorded: left for an operator
+      await this.deps.queue.enqueue(jobPayload(row, row.input ? JSON.parse(row.input) : null, principal), {
+        id: row.id,
+        maxAttempts: row.maxAttempts,
+        backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS,
+      });
+      offered++;
+    }
+    if (offered > 0) this.deps.log.warn("re-queued invocations the queue did not hold", { count: offered });
+    return offered;
   }
 
   /** The queue worker's handler. Throws to ask the queue for a retry. */
@@ -284,6 +305,14 @@ export class Invoker {
         `Invocation ${id} is ${row.status}; only dead ones can be re-driven.`,
       );
     }
+    const principal = callerOf(row);
+    if (!principal) {
+      throw new AppError(
+        409,
+        "INVOCATION_NOT_REDRIVABLE",
+        `Invocation ${id} predates the recording of its caller, so it cannot be re-run on their behalf; invoke ${row.function} again.`,
+      );
+    }
     await this.deps.store.update(id, {
       status: "queued",
       attempt: 0,
@@ -292,18 +321,14 @@ export class Invoker {
     });
     const requeued = await this.deps.queue.redrive(id);
     if (!requeued) {
-      // The queue lost the job (e.g. removed by retention): enqueue it again from the row.
+      // The queue lost the job (e.g. removed by retention): enqueue it again from the row,
+      // as the caller who queued it — never with more rights than they had.
       const fn = this.deps.catalogue.require(row.function);
-      await this.deps.queue.enqueue(
-        {
-          invocationId: id,
-          function: row.function,
-          input: row.input ? JSON.parse(row.input) : null,
-          principal: { id: row.principal ?? "system", role: "admin", via: "system" },
-          trigger: row.trigger as Trigger,
-        },
-        { id, maxAttempts: (fn.retries ?? 0) + 1, backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS },
-      );
+      await this.deps.queue.enqueue(jobPayload(row, row.input ? JSON.parse(row.input) : null, principal), {
+        id,
+        maxAttempts: (fn.retries ?? 0) + 1,
+        backoffMs: this.deps.retryBackoffMs ?? DEFAULT_BACKOFF_MS,
+      });
     }
     return (await this.deps.store.get(id))!;
   }
@@ -519,4 +544,27 @@ function platformViews(
     },
     limits: control,
   };
+}
+
+/** The job a queued invocation row stands for (enqueue, requeueLost and redrive build it alike). */
+function jobPayload(row: NewInvocation, input: unknown, principal: Principal): JobPayload {
+  return {
+    invocationId: row.id,
+    function: row.function,
+    input,
+    principal,
+    trigger: row.trigger as Trigger,
+    ...(row.idempotencyKey ? { idempotencyKey: row.idempotencyKey } : {}),
+    ...(row.placement === "server" ? { placement: "server" as const } : {}),
+  };
+}
+
+/** The caller recorded with an async invocation, or null for rows that predate it. */
+function callerOf(row: Pick<InvocationRow, "caller">): Principal | null {
+  if (!row.caller) return null;
+  try {
+    return JSON.parse(row.caller) as Principal;
+  } catch {
+    return null;
+  }
 }

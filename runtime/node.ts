@@ -195,15 +195,28 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
     // listening are read back, ready steps enqueued. Safe to run in every process at once.
     await engine.recover().catch((err) => log.error("workflow recovery failed", { error: String(err) }));
     const workers: QueueWorker[] = [];
+    let requeueTimer: NodeJS.Timeout | undefined;
     return {
       platform,
       app,
       startWorker() {
         const worker = q.process(invoker.runJob, { concurrency: config.concurrency });
         workers.push(worker);
+        // Jobs lost between their row and the queue (a crash in enqueue, a flushed Redis)
+        // are offered again: now, then every minute. Duplicates are harmless (same job id).
+        if (!requeueTimer) {
+          const sweep = () =>
+            void invoker
+              .requeueLost()
+              .catch((err) => log.warn("re-queueing lost invocations failed", { error: String(err) }));
+          sweep();
+          requeueTimer = setInterval(sweep, 60_000);
+          requeueTimer.unref();
+        }
         return worker;
       },
       async close() {
+        if (requeueTimer) clearInterval(requeueTimer);
         engine.close();
         for (const p of plugged)
           await p.close?.().catch((err) => log.warn("plugin close failed", { error: String(err) }));

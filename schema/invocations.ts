@@ -20,6 +20,10 @@ export const invocations = sqliteTable(
     progress: text("progress"), // JSON, set by long-running functions
     idempotencyKey: text("idempotency_key"),
     principal: text("principal"),
+    // Async only: the caller as the job carries it (role, grants) and where it runs, so a job
+    // the queue lost can be put back exactly as it was (Invoker.requeueLost, redrive).
+    caller: text("caller"), // JSON Principal
+    placement: text("placement"), // null | "server"
     nodeId: text("node_id").notNull(),
     queuedAt: integer("queued_at"),
     startedAt: integer("started_at"),

@@ -108,6 +108,14 @@ export function describeQueueConformance(name: string, makeQueue: () => Promise<
       expect(startedAt[2]! - startedAt[1]!).toBeGreaterThanOrEqual(49);
     });
 
+    it("ignores a second enqueue with the id of a job it still holds (waiting, delayed or retrying)", async () => {
+      const id = await enqueue({ delayMs: 60_000 });
+      await queue.enqueue(jobPayload(id, { again: true }), { id, maxAttempts: 1 });
+      expect(await queue.counts()).toMatchObject({ delayed: 1, waiting: 0 });
+      expect(await queue.cancel(id)).toBe(true); // the one job, cancelled: nothing left
+      expect(await queue.counts()).toEqual(EMPTY);
+    });
+
     it("does not run a delayed job before its time", async () => {
       let startedAt = 0;
       work(async () => {

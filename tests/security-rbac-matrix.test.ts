@@ -162,6 +162,7 @@ const REQUESTS: Record<string, (ctx: Ctx) => Promise<Prepared> | Prepared> = {
       maxAttempts: 3,
       input: JSON.stringify({ message: "dead" }),
       principal: "system",
+      caller: JSON.stringify({ id: "system", role: "admin", via: "system" }),
       nodeId: node.platform.node().id,
       finishedAt: Date.now(),
     });

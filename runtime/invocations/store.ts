@@ -135,6 +135,22 @@ export class InvocationStore {
     return this.starts.add([attempt, startedAt, id]);
   }
 
+  /** This node's rows queued since before `queuedBefore` (oldest first): candidates for requeueLost. */
+  staleQueued(nodeId: string, queuedBefore: number, limit: number): Promise<InvocationRow[]> {
+    return this.db
+      .select()
+      .from(invocations)
+      .where(
+        and(
+          eq(invocations.status, "queued"),
+          eq(invocations.nodeId, nodeId),
+          lt(invocations.queuedAt, queuedBefore),
+        ),
+      )
+      .orderBy(invocations.id)
+      .limit(limit);
+  }
+
   async update(id: string, fields: Partial<NewInvocation>): Promise<void> {
     await this.db.update(invocations).set(fields).where(eq(invocations.id, id));
   }

@@ -1,6 +1,6 @@
 import { TICK_SQL } from "./clock.ts";
 import { SYNC_TABLE_STATEMENTS } from "./ddl.ts";
-import type { ResolvedTable } from "./spec.ts";
+import { type ResolvedTable, type Role, sends } from "./spec.ts";
 
 /*
  * Change capture by SQLite triggers, generated from the drizzle definitions. A trigger runs
@@ -97,9 +97,21 @@ export function tableTriggers(t: ResolvedTable): string[] {
   return out;
 }
 
-/** Everything sync needs in a database (tables, then triggers), one idempotent statement per entry. */
-export function syncStatements(tables: ResolvedTable[]): string[] {
-  return [...SYNC_TABLE_STATEMENTS, ...tables.flatMap(tableTriggers)];
+/**
+ * Everything sync needs in a database (tables, then triggers), one idempotent statement per
+ * entry. With `role`, only the tables that role sends get triggers (the others' are
+ * dropped): SQLite compiles a table's triggers into every statement that writes it, even
+ * when their WHEN clause is false, so a server's invocation and audit writes would pay for
+ * edge-only capture. Without it (a shipped migration), every table gets its role-guarded
+ * triggers.
+ */
+export function syncStatements(tables: ResolvedTable[], role?: Role): string[] {
+  const dropOnly = (t: ResolvedTable) =>
+    TRIGGER_KINDS.map((k) => `DROP TRIGGER IF EXISTS ${q(triggerName(t, k))};`);
+  return [
+    ...SYNC_TABLE_STATEMENTS,
+    ...tables.flatMap((t) => (role === undefined || sends(role, t) ? tableTriggers(t) : dropOnly(t))),
+  ];
 }
 
 /**

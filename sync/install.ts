@@ -60,7 +60,7 @@ export async function installSync(
   // One transaction: a server and its workers may start together on one database file,
   // and interleaved DROP/CREATE TRIGGER from two processes would collide.
   await inLane(client, () =>
-    client.executeMultiple(`BEGIN IMMEDIATE;\n${syncStatements(tables).join("\n")}\nCOMMIT;`),
+    client.executeMultiple(`BEGIN IMMEDIATE;\n${syncStatements(tables, opts.role).join("\n")}\nCOMMIT;`),
   );
   const schemaVersion = opts.schemaVersion ?? (await countMigrations(client));
   await writeBatch(client, [

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { indexReplicas } from "../functions/knowledge/replica.ts";
+import { createReplicaIndexer } from "../functions/knowledge/replica.ts";
 import type { Config } from "../runtime/config.ts";
 import { AppError } from "../runtime/errors.ts";
 import { requirePermission } from "../runtime/http/guard.ts";
@@ -32,18 +32,17 @@ export function edgeSync(config: Config) {
     }
     const log = platform.log.child({ component: "sync" });
     // Knowledge collections the server distributes arrive as rows; their search index is
-    // built here (after each pull, and at start in case the last run stopped in between).
-    const indexKnowledge = () => indexReplicas(ctx.client, log);
+    // built here in the background (after each pull, and at start in case the last run
+    // stopped in between).
+    const indexer = createReplicaIndexer(ctx.client, log);
     const client = createSyncClient({
       ctx,
       serverUrl: config.serverUrl,
       serverKey: config.serverKey,
       log,
-      afterPull: indexKnowledge,
+      afterPull: async () => indexer.kick(),
     });
-    void indexKnowledge().catch((err) =>
-      log.warn("knowledge: indexing replicated collections failed", { err: (err as Error).message }),
-    );
+    indexer.kick();
     let online: boolean | null = null;
     const refresh = async () => {
       online = (await client.status()).online;
@@ -74,6 +73,7 @@ export function edgeSync(config: Config) {
       close: async () => {
         clearInterval(timer);
         await client.stop();
+        await indexer.close();
       },
     };
   };

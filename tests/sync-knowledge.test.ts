@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { knowledge } from "../functions/knowledge/index.ts";
-import { indexReplicas } from "../functions/knowledge/replica.ts";
+import { createReplicaIndexer, indexReplicas } from "../functions/knowledge/replica.ts";
 import type { FunctionContext } from "../runtime/function.ts";
 import { unconfiguredLLM } from "../runtime/llm/unconfigured.ts";
 import { createSyncClient, type SyncClient } from "../sync/client.ts";
@@ -189,6 +189,21 @@ describe("sync: distributed knowledge collections", () => {
     await sync();
     const onServer = await server.database.client.execute("SELECT count(*) AS n FROM knowledge_collections");
     expect(onServer.rows[0]).toMatchObject({ n: 2 });
+  });
+
+  it("indexes in the background, one pass at a time, and stops cleanly", async () => {
+    await client.syncNow();
+    const indexer = createReplicaIndexer(edge.database.client);
+    indexer.kick();
+    indexer.kick(); // coalesced into one more pass
+    await indexer.idle();
+    expect(indexer.last()).toMatchObject({ result: { collections: 1, waiting: 0 }, error: null });
+    expect((await hits(edgeCtx, "impeller gasket", { mode: "keyword" }))[0]).toMatchObject({
+      documentKey: "pump-x.md",
+    });
+    await indexer.close();
+    indexer.kick(); // ignored once closed
+    await indexer.idle();
   });
 
   it("indexes a document only once all its chunks have arrived", async () => {

@@ -64,7 +64,11 @@ const tablesOf = (vectorTable: string, ftsTable: string): IndexTables => ({
 });
 
 /** Brings this edge's search indexes level with the replicated knowledge rows. */
-export async function indexReplicas(client: Client, log?: Logger): Promise<ReplicaIndexResult> {
+export async function indexReplicas(
+  client: Client,
+  log?: Logger,
+  signal?: AbortSignal,
+): Promise<ReplicaIndexResult> {
   const result: ReplicaIndexResult = { collections: 0, documents: 0, chunks: 0, removed: 0, waiting: 0 };
   await dropDeletedCollectionTables(client);
   const collections = (
@@ -80,8 +84,9 @@ export async function indexReplicas(client: Client, log?: Logger): Promise<Repli
     }),
   );
   for (const collection of collections) {
+    if (signal?.aborted) break;
     result.collections++;
-    await indexCollection(client, collection, result, log);
+    await indexCollection(client, collection, result, log, signal);
   }
   return result;
 }
@@ -91,13 +96,14 @@ async function indexCollection(
   collection: CollectionRow,
   result: ReplicaIndexResult,
   log?: Logger,
+  signal?: AbortSignal,
 ): Promise<void> {
   const current = await readIndex(client, collection.id);
   const fits = current && current.model === collection.model && current.dimension === collection.dimension;
   if (current && fits) {
     const tables = tablesOf(current.vectorTable, current.ftsTable);
     result.removed += await removeOrphans(client, tables);
-    await indexDocuments(client, collection, tables, result, log);
+    await indexDocuments(client, collection, tables, result, log, signal);
     return;
   }
   // No index yet, or one built for another model: fill the next generation, then swap it in.
@@ -107,7 +113,9 @@ async function indexCollection(
     [...dropTableStatements(next), ...createTableStatements(next, collection.dimension)],
     "write",
   );
-  await indexDocuments(client, collection, next, result, log);
+  await indexDocuments(client, collection, next, result, log, signal);
+  // Stopped part-way (shutdown): the next pass drops this generation and starts it again.
+  if (signal?.aborted) return;
   const now = Date.now();
   await client.batch(
     [
@@ -175,6 +183,7 @@ async function indexDocuments(
   t: IndexTables,
   result: ReplicaIndexResult,
   log?: Logger,
+  signal?: AbortSignal,
 ): Promise<void> {
   const docs = await client.execute({
     sql: `SELECT d.id, d.chunk_count,
@@ -184,6 +193,7 @@ async function indexDocuments(
     args: [collection.id],
   });
   for (const d of docs.rows) {
+    if (signal?.aborted) return;
     const count = Number(d.chunk_count);
     if (Number(d.indexed) === count) continue;
     if (Number(d.arrived) !== count) {
@@ -240,4 +250,60 @@ async function dropDeletedCollectionTables(client: Client): Promise<void> {
       : [`DROP TABLE IF EXISTS ${n}`],
   );
   await client.batch(stmts, "write");
+}
+
+export interface ReplicaIndexer {
+  /** Asks for a pass; returns at once. A pass already running is followed by one more. */
+  kick(): void;
+  /** Resolves when no pass is running or pending (tests). */
+  idle(): Promise<void>;
+  /** Stops between documents (every indexed one is complete) and waits; kicks are ignored after. */
+  close(): Promise<void>;
+  /** The last pass's result, and its error if it failed. */
+  last(): { result: ReplicaIndexResult | null; error: string | null; at: string | null };
+}
+
+/**
+ * Runs indexReplicas in the background, one pass at a time: building the index of a big
+ * distributed collection can take minutes on a small box, and a sync round (or the
+ * POST /v1/sync/now that asked for it) must not wait for it.
+ */
+export function createReplicaIndexer(client: Client, log?: Logger): ReplicaIndexer {
+  let running: Promise<void> | null = null;
+  let again = false;
+  let result: ReplicaIndexResult | null = null;
+  let error: string | null = null;
+  let at: string | null = null;
+  const stop = new AbortController();
+  const loop = async () => {
+    do {
+      again = false;
+      try {
+        result = await indexReplicas(client, log, stop.signal);
+        error = null;
+        if (result.documents > 0 || result.removed > 0)
+          log?.info("knowledge: replicated collections indexed", { ...result });
+      } catch (err) {
+        error = (err as Error).message;
+        log?.warn("knowledge: indexing replicated collections failed", { err: error });
+      }
+      at = new Date().toISOString();
+    } while (again && !stop.signal.aborted);
+    running = null;
+  };
+  return {
+    kick() {
+      if (stop.signal.aborted) return;
+      if (running) again = true;
+      else running = loop();
+    },
+    async idle() {
+      while (running) await running;
+    },
+    async close() {
+      stop.abort();
+      while (running) await running;
+    },
+    last: () => ({ result, error, at }),
+  };
 }

@@ -2,6 +2,7 @@ import { AppError } from "../../runtime/errors.ts";
 import type { FunctionContext } from "../../runtime/function.ts";
 import { clientOf, findCollection } from "./collections.ts";
 import { EMBED_BATCH, embedAll, embeddingText } from "./embed.ts";
+import { setIndexRow } from "./index-row.ts";
 import { createTableStatements, dropTableStatements, insertEntries, tableNames } from "./tables.ts";
 import { encodeVector } from "./vector-codec.ts";
 
@@ -102,14 +103,7 @@ export async function reindex(ctx: FunctionContext, name: string, model?: string
           sql: "UPDATE knowledge_collections SET embedding_model = ?, dimension = ?, updated_at = ? WHERE id = ?",
           args: [embeddingModel, dimension, now, collection.id],
         },
-        {
-          sql: `INSERT INTO knowledge_indexes (collection_id, vector_table, fts_table, embedding_model, dimension, generation, status, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 'ready', ?)
-                ON CONFLICT (collection_id) DO UPDATE SET vector_table = excluded.vector_table, fts_table = excluded.fts_table,
-                  embedding_model = excluded.embedding_model, dimension = excluded.dimension, generation = excluded.generation,
-                  status = 'ready', updated_at = excluded.updated_at`,
-          args: [collection.id, next.vectorTable, next.ftsTable, embeddingModel, dimension, generation, now],
-        },
+        setIndexRow(collection.id, next, { embeddingModel, dimension, generation }, now),
         ...(old
           ? dropTableStatements({ vectorTable: String(old.vector_table), ftsTable: String(old.fts_table) })
           : []),

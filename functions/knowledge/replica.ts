@@ -1,5 +1,6 @@
 import type { Client, InStatement } from "@libsql/client";
 import type { Logger } from "../../runtime/log.ts";
+import { setIndexRow } from "./index-row.ts";
 import {
   createTableStatements,
   deleteDocumentEntries,
@@ -116,25 +117,13 @@ async function indexCollection(
   await indexDocuments(client, collection, next, result, log, signal);
   // Stopped part-way (shutdown): the next pass drops this generation and starts it again.
   if (signal?.aborted) return;
-  const now = Date.now();
   await client.batch(
     [
-      {
-        sql: `INSERT INTO knowledge_indexes (collection_id, vector_table, fts_table, embedding_model, dimension, generation, status, updated_at)
-              VALUES (?, ?, ?, ?, ?, ?, 'ready', ?)
-              ON CONFLICT (collection_id) DO UPDATE SET vector_table = excluded.vector_table, fts_table = excluded.fts_table,
-                embedding_model = excluded.embedding_model, dimension = excluded.dimension, generation = excluded.generation,
-                status = 'ready', updated_at = excluded.updated_at`,
-        args: [
-          collection.id,
-          next.vectorTable,
-          next.ftsTable,
-          collection.model,
-          collection.dimension,
-          generation,
-          now,
-        ],
-      },
+      setIndexRow(collection.id, next, {
+        embeddingModel: collection.model,
+        dimension: collection.dimension,
+        generation,
+      }),
       ...(current ? dropTableStatements(current) : []),
     ],
     "write",

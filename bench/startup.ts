@@ -1,24 +1,30 @@
-import { readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { freePort } from "../tests/support/free-port.ts";
 import { CLI_MAIN, REPO_ROOT, spawnNode, stopProcess, tempDataDir } from "../tests/support/spawn-node.ts";
 import { startEdgeNode } from "./lib/servers.ts";
 import { median } from "./lib/stats.ts";
 
-const BUILD_DIR = join(REPO_ROOT, "bench", ".startup-build");
+/** What `npm start` and the installed `sutazai` run: the bundle in dist/, via its freshness check. */
+const BIN = join(REPO_ROOT, "cli", "bin.js");
+const BUILD = join(REPO_ROOT, "cli", "build.js");
+const MANIFEST = join(REPO_ROOT, "dist", "build.json");
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface StartRun {
   ms: number;
+  /** CPU (user + system) the child used until its first 200: steadier than `ms` on a shared box */
+  cpuMs: number;
   rssMb: number;
 }
 
 /**
  * Edge node cold start on an existing data dir: spawn → first 200 from /healthz, then RSS
- * after idling. `ms`/`rss_mb` are what `npm start` pays (node --import tsx). The same start
- * from an esbuild bundle (`compiled_*`) and bare `node -e ""` / `node --import tsx -e ""`
- * show how that splits between Node, tsx and our own start.
+ * after idling. `ms`/`rss_mb`/`cpu_ms` are what `npm start` pays: `node cli/bin.js edge`,
+ * which checks that the esbuild bundle in dist/ is fresh and runs it. `tsx_*` is the same
+ * start compiled from source by tsx (`node --import tsx cli/main.ts edge`, how the tests
+ * spawn nodes), and bare `node -e ""` / `node --import tsx -e ""` show the fixed costs.
  */
 export async function runStartupBench(
   opts: { runs?: number; idleMs?: number } = {},
@@ -30,37 +36,49 @@ export async function runStartupBench(
   await (await startEdgeNode({}, dataDir)).stop();
 
   const edgeArgs = (port: number) => ["edge", "--port", String(port), "--data-dir", dataDir];
-  const bundle = await buildBundle();
-  try {
-    // Interleaved, so a burst of other load on the box hits every kind of start alike.
-    const viaTsx: StartRun[] = [];
-    const compiled: StartRun[] = [];
-    const nodeBoot: number[] = [];
-    const tsxBoot: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      viaTsx.push(await timeStart(["--import", "tsx", CLI_MAIN], edgeArgs, idleMs));
-      if (bundle) compiled.push(await timeStart([bundle], edgeArgs, idleMs));
-      nodeBoot.push(await timeExit(["-e", ""]));
-      tsxBoot.push(await timeExit(["--import", "tsx", "-e", ""]));
-      process.stderr.write(
-        `startup #${i + 1}: tsx ${JSON.stringify(viaTsx[i])} compiled ${JSON.stringify(compiled[i] ?? null)} ` +
-          `node -e ${nodeBoot[i]} ms, node --import tsx -e ${tsxBoot[i]} ms\n`,
-      );
-    }
-    const med = (xs: number[]) => Math.round(median(xs));
-    const medMb = (xs: number[]) => Math.round(median(xs) * 10) / 10;
-    return {
-      bench: "startup",
-      ms: med(viaTsx.map((r) => r.ms)),
-      rss_mb: medMb(viaTsx.map((r) => r.rssMb)),
-      runs,
-      compiled_ms: bundle ? med(compiled.map((r) => r.ms)) : null,
-      compiled_rss_mb: bundle ? medMb(compiled.map((r) => r.rssMb)) : null,
-      node_boot_ms: med(nodeBoot),
-      tsx_boot_ms: med(tsxBoot),
-    };
-  } finally {
-    rmSync(BUILD_DIR, { recursive: true, force: true });
+  // Interleaved, so a burst of other load on the box hits every kind of start alike.
+  const bundled: StartRun[] = [];
+  const viaTsx: StartRun[] = [];
+  const nodeBoot: number[] = [];
+  const tsxBoot: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    bundled.push(await timeBundledStart(edgeArgs, idleMs));
+    viaTsx.push(await timeStart(["--import", "tsx", CLI_MAIN], edgeArgs, idleMs));
+    nodeBoot.push(await timeExit(["-e", ""]));
+    tsxBoot.push(await timeExit(["--import", "tsx", "-e", ""]));
+    process.stderr.write(
+      `startup #${i + 1}: npm start ${JSON.stringify(bundled[i])} tsx ${JSON.stringify(viaTsx[i])} ` +
+        `node -e ${nodeBoot[i]} ms, node --import tsx -e ${tsxBoot[i]} ms\n`,
+    );
+  }
+  const med = (xs: number[]) => Math.round(median(xs));
+  const medMb = (xs: number[]) => Math.round(median(xs) * 10) / 10;
+  return {
+    bench: "startup",
+    command: "node cli/bin.js edge",
+    ms: med(bundled.map((r) => r.ms)),
+    rss_mb: medMb(bundled.map((r) => r.rssMb)),
+    cpu_ms: med(bundled.map((r) => r.cpuMs)),
+    runs,
+    tsx_ms: med(viaTsx.map((r) => r.ms)),
+    tsx_rss_mb: medMb(viaTsx.map((r) => r.rssMb)),
+    tsx_cpu_ms: med(viaTsx.map((r) => r.cpuMs)),
+    node_boot_ms: med(nodeBoot),
+    tsx_boot_ms: med(tsxBoot),
+  };
+}
+
+/**
+ * One start through cli/bin.js with the bundle fresh beforehand. Sources edited while the
+ * benchmark runs make bin.js rebuild first; such a run measures the build, so it is repeated.
+ */
+async function timeBundledStart(args: (port: number) => string[], idleMs: number): Promise<StartRun> {
+  for (let attempt = 0; ; attempt++) {
+    execFileSync(process.execPath, [BUILD, "--if-stale"], { cwd: REPO_ROOT, stdio: "inherit" });
+    const builtAt = statSync(MANIFEST).mtimeMs;
+    const run = await timeStart([BIN], args, idleMs);
+    if (statSync(MANIFEST).mtimeMs === builtAt || attempt >= 3) return run;
+    process.stderr.write("startup: the sources changed during a run (bin.js rebuilt dist/); repeating it\n");
   }
 }
 
@@ -90,8 +108,9 @@ async function timeStart(
       await sleep(5);
     }
     const ms = performance.now() - t0;
+    const cpuMs = cpuTimeMs(proc.child.pid!);
     await sleep(idleMs);
-    return { ms: Math.round(ms), rssMb: vmRssMb(proc.child.pid!) };
+    return { ms: Math.round(ms), cpuMs, rssMb: vmRssMb(proc.child.pid!) };
   } finally {
     await stopProcess(proc, "SIGTERM", 20_000);
   }
@@ -105,41 +124,14 @@ async function timeExit(argv: string[]): Promise<number> {
   return Math.round(performance.now() - t0);
 }
 
+/** utime + stime of a running process, from /proc (clock ticks of 10 ms on Linux). */
+function cpuTimeMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function vmRssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
   if (!line) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(line[1]) / 1024;
-}
-
-/**
- * cli/main.ts bundled to ESM (packages stay external), i.e. what a compiled release would
- * run. esbuild is installed through the dev tools (drizzle-kit, vite); without it the
- * compiled numbers are skipped. The bundle sits in bench/ so bare imports still resolve to
- * ./node_modules, and import.meta.url is pinned to a file one level below the root, where
- * migrate.ts and help.ts expect to be.
- */
-async function buildBundle(): Promise<string | undefined> {
-  let esbuild: typeof import("esbuild");
-  try {
-    esbuild = await import("esbuild");
-  } catch {
-    process.stderr.write("startup: esbuild not installed; skipping the compiled start\n");
-    return undefined;
-  }
-  await esbuild.build({
-    entryPoints: [CLI_MAIN],
-    outdir: BUILD_DIR,
-    outExtension: { ".js": ".mjs" },
-    // Dynamic imports stay separate chunks, loaded as late as in the tsx run: the edge
-    // command must not pay for the server's bullmq/ioredis.
-    splitting: true,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    define: { "import.meta.url": JSON.stringify(pathToFileURL(CLI_MAIN).href) },
-    logLevel: "error",
-  });
-  return join(BUILD_DIR, "main.mjs");
 }

@@ -1,7 +1,39 @@
 #!/usr/bin/env node
-// The installed `sutazai` command. The CLI is TypeScript run through tsx; registering tsx's
-// loader in this process (rather than spawning a child) keeps signals and exit codes direct.
-import { register } from "tsx/esm/api";
+// The installed `sutazai` command, and what `npm start` / `npm run sutazai` run. It runs the
+// esbuild bundle of cli/main.ts in dist/ (built by `prepare` at npm install / npm ci, or by
+// `npm run build`), which starts a node in about a third of the time of compiling the TypeScript
+// through tsx. The bundle never runs stale: when a source it was built from changed since
+// (one stat per source, ~1 ms), it is rebuilt first. Without esbuild, or without write access
+// to dist/, the sources run through tsx's loader in this process instead.
+import { pathToFileURL } from "node:url";
+import { build, bundleIsFresh } from "./build.js";
 
-register();
-await import("./main.ts");
+const entry = bundleIsFresh() ?? (await rebuild());
+if (entry) {
+  await import(pathToFileURL(entry).href);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("./main.ts");
+}
+
+/** The fresh bundle's entry, or undefined when it cannot be built here (then tsx runs the sources). */
+async function rebuild() {
+  try {
+    return await build();
+  } catch (err) {
+    if (Array.isArray(err?.errors) && err.errors.length > 0) {
+      // A compile error in the sources: tsx would fail on it too, so say it once and stop.
+      const { formatMessages } = await import("esbuild");
+      const text = await formatMessages(err.errors, { kind: "error", color: process.stderr.isTTY });
+      process.stderr.write(`sutazai: the sources do not compile:\n${text.join("")}`);
+      process.exit(1);
+    }
+    if (process.env.SUTAZAI_LOG_LEVEL === "debug") {
+      process.stderr.write(
+        `sutazai: cannot build dist/ (${err?.message ?? err}); running the sources via tsx\n`,
+      );
+    }
+    return undefined;
+  }
+}

@@ -9,7 +9,7 @@ export class GroupCommit<T, R = void> {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly write: (items: T[]) => Promise<R[] | void>,
+    private readonly write: (items: T[]) => Promise<R[] | undefined>,
     private readonly maxBatch = 500,
   ) {}
 

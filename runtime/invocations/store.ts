@@ -54,7 +54,7 @@ export class InvocationStore {
 
   constructor(
     private readonly db: Db,
-    private readonly client: Client,
+    client: Client,
   ) {
     // Finished sync invocations are written in groups: every request still waits for its
     // row to be committed, but concurrent requests share one INSERT and one fsync.

@@ -206,7 +206,7 @@ export class Invoker {
     let offered = 0;
     for (const row of rows) {
       const principal = callerOf(row);
-      if (!principal) continue; // a row from before the caller was recorded: left for an operator
+      if (!principal) continue; // unreadable caller: left for an operator
       await this.deps.queue.enqueue(jobPayload(row, row.input ? JSON.parse(row.input) : null, principal), {
         id: row.id,
         maxAttempts: row.maxAttempts,

@@ -41,6 +41,11 @@ export function classify(
     });
     return undefined;
   }
+  const refused = "op" in change ? refusal(t, change) : undefined;
+  if (refused) {
+    out.push({ change, kind: "rejected", reason: refused });
+    return undefined;
+  }
   const unknown = cols.filter((c) => !t.cols.includes(c));
   if (unknown.length > 0) {
     out.push({
@@ -51,6 +56,20 @@ export function classify(
     return undefined;
   }
   return t;
+}
+
+/**
+ * What a well-behaved peer never sends, checked because a node key could craft it: deletes
+ * of a table that does not replicate them, and rows that name another node as their owner.
+ */
+function refusal(t: ResolvedTable, change: WireChange): string | undefined {
+  if (change.op === "delete") {
+    return t.captureDeletes ? undefined : `"${t.name}" does not replicate deletes`;
+  }
+  if (!t.ownerColumn) return undefined;
+  const owner = change.cols?.[t.ownerColumn];
+  if (owner === change.site) return undefined;
+  return `a "${t.name}" row must belong to the node that sends it (${t.ownerColumn} = ${JSON.stringify(owner ?? null)}, sent by ${change.site})`;
 }
 
 export async function writeQuarantine(tx: Transaction, from: string, items: Quarantined[]): Promise<void> {

@@ -22,6 +22,12 @@ export interface SyncedTableSpec {
    */
   where?: (row: string) => string;
   /**
+   * A column naming the node a row belongs to (e.g. invocations.node_id): a receiver rejects
+   * a change from a site whose row names another node, so no edge can write rows that pass
+   * for the server's own (or another edge's).
+   */
+  ownerColumn?: string;
+  /**
    * Insert-only edge → server tables whose key is only unique per node (an autoincrement
    * seq): the server stores them in this table instead, keyed by (siteColumn, key...).
    */
@@ -46,6 +52,8 @@ export interface ResolvedTable {
   where?: (row: string) => string;
   /** the table a receiving server writes to, and the column that takes the sending site */
   into?: { name: string; siteColumn: string };
+  /** the column that must name the site a change comes from (see SyncedTableSpec.ownerColumn) */
+  ownerColumn?: string;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -84,6 +92,7 @@ export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
   }
   return {
     ...(spec.where ? { where: spec.where } : {}),
+    ...(spec.ownerColumn ? { ownerColumn: checkOwner(spec.ownerColumn, cols, fail) } : {}),
     ...(spec.receiveInto
       ? {
           into: resolveInto(
@@ -102,6 +111,11 @@ export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
     captureDeletes: spec.mode !== "insert-only" && spec.captureDeletes !== false,
     versioned: spec.mode !== "insert-only",
   };
+}
+
+function checkOwner(column: string, cols: string[], fail: (why: string) => Error): string {
+  if (!cols.includes(column)) throw fail(`ownerColumn "${column}" is not a replicated column`);
+  return column;
 }
 
 function resolveInto(

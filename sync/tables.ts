@@ -23,7 +23,9 @@ export const SYNCED_TABLES: SyncedTableSpec[] = [
   { table: state, mode: "columns", direction: "both" },
   // An invocation row is written by the node that ran it and updated while it runs, so the
   // latest version of the whole row wins. Edge-side pruning stays local (the server keeps history).
-  { table: invocations, mode: "row", direction: "up", captureDeletes: false },
+  // An edge may only send its own invocations (node_id = its site id): the server re-runs
+  // queued rows of its own node id, so a forged one must never get in.
+  { table: invocations, mode: "row", direction: "up", captureDeletes: false, ownerColumn: "node_id" },
   // Sensor readings: append-only; duplicates are ignored by id.
   { table: telemetryReadings, mode: "insert-only", direction: "up" },
   // An edge's audit chain, entry by entry, into the server's edge_audit_log under the

@@ -224,6 +224,49 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     await expect(client("key-1").syncNow()).rejects.toMatchObject({ code: "SITE_BOUND_TO_OTHER_KEY" });
   });
 
+  it("refuses crafted pushes: another node's invocations (a forged admin job) and deletes of history", async () => {
+    const a = await edge("a");
+    const inv =
+      "INSERT INTO invocations (id, function, trigger, status, node_id, caller, queued_at) VALUES (?, 'echo', 'http', 'queued', ?, ?, 0)";
+    const admin = JSON.stringify({ id: "x", role: "admin", via: "key" });
+    await a.replica.exec(inv, ["mine", "site-a", admin]);
+    await a.replica.exec(inv, ["forged", server.ctx.siteId, admin]); // passes for the server's own row
+    expect(await a.client.syncNow()).toMatchObject({ pushed: 2, quarantined: 1 });
+    const rows = await server.database.client.execute("SELECT id, node_id FROM invocations ORDER BY id");
+    expect(rows.rows.map((r) => [r.id, r.node_id])).toEqual([["mine", "site-a"]]);
+    const q = await server.database.client.execute("SELECT reason FROM sync_quarantine");
+    expect(String(q.rows[0]!.reason)).toMatch(/must belong to the node that sends it/);
+
+    // A hand-made batch deleting the server's history: invocations do not replicate deletes.
+    const res = await hubApp(hub).request("/v1/sync/push", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-sutazai-node": "site-a" },
+      body: JSON.stringify({
+        site: "site-a",
+        schemaVersion: 1,
+        after: 2,
+        pending: 0,
+        changes: [
+          {
+            seq: 3,
+            tbl: "invocations",
+            pk: ["mine"],
+            op: "delete",
+            cols: null,
+            hlc: "0000000000010000",
+            site: "site-a",
+            sv: 1,
+          },
+        ],
+      }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ quarantined: 1 });
+    expect((await server.database.client.execute("SELECT count(*) AS n FROM invocations")).rows[0]!.n).toBe(
+      1,
+    );
+  });
+
   it("keeps invocations of two edges that used the same Idempotency-Key", async () => {
     const a = await edge("a");
     const b = await edge("b");

@@ -1,5 +1,5 @@
 import type { Client, InValue } from "@libsql/client";
-import { and, desc, eq, getTableColumns, lt, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, isNotNull, lt, sql } from "drizzle-orm";
 import { type InvocationRow, invocations } from "../../schema/index.ts";
 import type { Db } from "../db.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -145,6 +145,8 @@ export class InvocationStore {
           eq(invocations.status, "queued"),
           eq(invocations.nodeId, nodeId),
           lt(invocations.queuedAt, queuedBefore),
+          // rows from before the caller was recorded cannot be re-run on anyone's behalf
+          isNotNull(invocations.caller),
         ),
       )
       .orderBy(invocations.id)

@@ -35,8 +35,9 @@ const ENTRY_OUT = "sutazai.js";
 const KEEP_OLD_OUTPUTS_MS = 60 * 60 * 1000;
 
 /**
- * The bundle's entry when it was built after every file that went into it was last modified
- * (and the files it was built with still exist); undefined when it must be rebuilt. Costs one
+ * The bundle's entry when every file that went into it is as it was at the build (same mtime
+ * and size, not modified since the build started) and still exists; undefined when it must
+ * be rebuilt. Costs one
  * stat per bundled source (~150), about a millisecond.
  */
 export function bundleIsFresh(outdir = DIST) {
@@ -47,8 +48,10 @@ export function bundleIsFresh(outdir = DIST) {
     return undefined;
   }
   try {
-    for (const input of manifest.inputs) {
-      if (statSync(join(ROOT, input)).mtimeMs >= manifest.startedAt) return undefined;
+    // Any difference counts, not only "newer": rsync -a, cp -p or a tarball bring older times.
+    for (const [input, mtimeMs, size] of manifest.inputs) {
+      const st = statSync(join(ROOT, input));
+      if (st.mtimeMs !== mtimeMs || st.size !== size || st.mtimeMs >= manifest.startedAt) return undefined;
     }
     statSync(join(outdir, manifest.entry));
   } catch {
@@ -76,6 +79,8 @@ export async function build(outdir = DIST) {
   const esbuild = await import("esbuild");
   const startedAt = Date.now();
   const result = await esbuild.build({
+    // Metafile paths are relative to this; without it they follow the caller's cwd.
+    absWorkingDir: ROOT,
     entryPoints: { [ENTRY_OUT.replace(/\.js$/, "")]: ENTRY },
     outdir,
     bundle: true,
@@ -114,7 +119,13 @@ export async function build(outdir = DIST) {
     .concat(
       ["cli/build.js", "tsconfig.json", "package.json", "node_modules/.package-lock.json"].filter(exists),
     );
-  const manifest = { startedAt, entry: ENTRY_OUT, outputs, inputs };
+  // Each input with the mtime and size it had when the build started reading (a file edited
+  // during the build is newer than startedAt and makes the next start rebuild).
+  const stamped = inputs.map((p) => {
+    const st = statSync(join(ROOT, p));
+    return [p, st.mtimeMs, st.size];
+  });
+  const manifest = { startedAt, entry: ENTRY_OUT, outputs, inputs: stamped };
   writeAtomic(join(outdir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   pruneOldOutputs(outdir, new Set([...outputs, MANIFEST]));
   return join(outdir, ENTRY_OUT);
@@ -192,6 +203,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const outdir = outFlag === -1 ? DIST : resolve(process.argv[outFlag + 1] ?? "");
   if (ifStale && bundleIsFresh(outdir)) process.exit(0);
   const t0 = performance.now();
+  try {
+    await import("esbuild");
+  } catch {
+    // A production install (npm ci --omit=dev) has no esbuild: `prepare` must not fail the
+    // install for it. cli/bin.js then runs the sources through tsx.
+    process.stderr.write("sutazai build skipped: esbuild is not installed (the sources will run via tsx)\n");
+    process.exit(0);
+  }
   try {
     const entry = await build(outdir);
     process.stderr.write(

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
@@ -115,19 +115,41 @@ describe("bundleIsFresh", () => {
   writeFileSync(source, "export {};\n");
   writeFileSync(join(dir, "sutazai.js"), "");
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const manifest = (startedAt: number, inputs = [relative(ROOT, source)]) =>
-    writeFileSync(join(dir, "build.json"), JSON.stringify({ startedAt, entry: "sutazai.js", inputs }));
+  /** The manifest a build writes: each input with the mtime and size it had then. */
+  const manifest = (startedAt: number, files = [source]) =>
+    writeFileSync(
+      join(dir, "build.json"),
+      JSON.stringify({
+        startedAt,
+        entry: "sutazai.js",
+        inputs: files.map((f) => {
+          const st = existsSync(f) ? statSync(f) : { mtimeMs: 0, size: 0 };
+          return [relative(ROOT, f), st.mtimeMs, st.size];
+        }),
+      }),
+    );
+  const age = (file: string, ms: number) =>
+    utimesSync(file, new Date(Date.now() - ms), new Date(Date.now() - ms));
 
-  it("is the entry while every input is older than the build", () => {
-    utimesSync(source, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+  it("is the entry while every input is as it was at the build", () => {
+    age(source, 60_000);
     manifest(Date.now());
     expect(bundleIsFresh(dir)).toBe(join(dir, "sutazai.js"));
   });
 
   it("is undefined once an input changed after the build started, or is gone", () => {
+    age(source, 60_000);
     manifest(Date.now() - 120_000);
     expect(bundleIsFresh(dir)).toBeUndefined();
-    manifest(Date.now(), [relative(ROOT, join(dir, "deleted.ts"))]);
+    manifest(Date.now(), [join(dir, "deleted.ts")]);
+    expect(bundleIsFresh(dir)).toBeUndefined();
+  });
+
+  it("is undefined when an input was replaced by an OLDER copy (rsync -a, cp -p, a tarball)", () => {
+    age(source, 60_000);
+    manifest(Date.now());
+    writeFileSync(source, "export const changed = 1;\n");
+    age(source, 3_600_000); // deployed with its original, older time
     expect(bundleIsFresh(dir)).toBeUndefined();
   });
 

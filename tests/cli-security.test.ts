@@ -122,6 +122,10 @@ describe("sutazai audit verify", () => {
     const broken = await runCli(["audit", "verify", "--node", "edge-7", "--data-dir", dir]);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain("edge edge-7 BROKEN at entry seq=3");
+    // A mistyped node id is not a clean bill of health.
+    const unknown = await runCli(["audit", "verify", "--node", "edge-8", "--data-dir", dir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('No audit entries from node "edge-8"');
     // The server's own chain is another matter, and intact.
     expect((await runCli(["audit", "verify", "--data-dir", dir])).code).toBe(0);
   });

@@ -4,6 +4,7 @@ import { createReplicaIndexer, indexReplicas } from "../functions/knowledge/repl
 import type { FunctionContext } from "../runtime/function.ts";
 import { unconfiguredLLM } from "../runtime/llm/unconfigured.ts";
 import { createSyncClient, type SyncClient } from "../sync/client.ts";
+import { foldNow } from "../sync/fold.ts";
 import { createSyncHub } from "../sync/hub.ts";
 import { makeContext } from "./support/function-context.ts";
 import { CORPUS } from "./support/knowledge-db.ts";
@@ -165,6 +166,12 @@ describe("sync: distributed knowledge collections", () => {
       "SELECT (SELECT count(*) FROM knowledge_collections) AS c, (SELECT count(*) FROM knowledge_chunks) AS k, (SELECT count(*) FROM sqlite_master WHERE name LIKE 'kb_%') AS t",
     );
     expect(left.rows[0]).toMatchObject({ c: 0, k: 0, t: 0 });
+    // ... and the server keeps only tombstones of it (which GC collects), no live metadata.
+    await foldNow(server.ctx);
+    const live = await server.database.client.execute(
+      "SELECT count(*) AS n FROM sync_versions WHERE tbl LIKE 'knowledge_%' AND del IS NULL",
+    );
+    expect(live.rows[0]).toMatchObject({ n: 0 });
   });
 
   it("keeps replicas read-only on the edge, and refuses to distribute from an edge", async () => {

@@ -1,4 +1,5 @@
 import { createAuditLog } from "../../runtime/audit/log.ts";
+import { AppError } from "../../runtime/errors.ts";
 import { UsageError } from "../args.ts";
 import { withLocalDatabase } from "./local-db.ts";
 import { configFlags } from "./node-flags.ts";
@@ -25,7 +26,12 @@ export const auditCommand: Command = {
     }
     return withLocalDatabase(args, env, async (database) => {
       const node = args.flags.node === undefined ? undefined : String(args.flags.node);
-      const result = await createAuditLog(database).verify(node);
+      const result = await createAuditLog(database)
+        .verify(node)
+        .catch((err: unknown) => {
+          if (err instanceof AppError && err.code === "NODE_UNKNOWN") throw new UsageError(err.message);
+          throw err;
+        });
       const what = node === undefined ? "Audit log" : `Audit log of edge ${node}`;
       if (result.ok) {
         process.stdout.write(`${what} intact: ${result.count} entries verified.\n`);

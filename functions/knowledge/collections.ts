@@ -162,7 +162,11 @@ export async function deleteCollection(db: Db, name: string): Promise<void> {
   await client.batch(
     [
       ...drops,
+      // Children first and explicitly, not by FK cascade: a cascade runs after the parent row
+      // is gone, when sync's "in a distributed collection" filter can no longer see it, and
+      // the server would keep their replication metadata forever.
       { sql: "DELETE FROM knowledge_chunks WHERE collection_id = ?", args: [row.id] },
+      { sql: "DELETE FROM knowledge_documents WHERE collection_id = ?", args: [row.id] },
       { sql: "DELETE FROM knowledge_collections WHERE id = ?", args: [row.id] },
     ],
     "write",

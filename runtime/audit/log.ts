@@ -1,4 +1,5 @@
 import type { Database } from "../db.ts";
+import { AppError } from "../errors.ts";
 import { uuidv7 } from "../ids.ts";
 import type { Logger } from "../log.ts";
 import { canonicalJson } from "./canonical-json.ts";
@@ -157,8 +158,28 @@ export function createAuditLog(
       while (running) await running;
     },
     query: (q) => queryAudit(db, q),
-    verify: (node) => verifyChain(client, node),
+    async verify(node) {
+      const result = await verifyChain(client, node);
+      // "intact, 0 entries" for a mistyped node id would read as a clean bill of health.
+      if (node !== undefined && result.ok && result.count === 0 && !(await knownSite(client, node))) {
+        throw new AppError(
+          404,
+          "NODE_UNKNOWN",
+          `No audit entries from node "${node}" have reached this server, and no such node has synced here (GET /v1/nodes lists them).`,
+        );
+      }
+      return result;
+    },
   };
+}
+
+async function knownSite(client: Database["client"], site: string): Promise<boolean> {
+  const table = await client.execute(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_peers'",
+  );
+  if (table.rows.length === 0) return false; // sync never ran on this database
+  const rs = await client.execute({ sql: "SELECT 1 FROM sync_peers WHERE site = ?", args: [site] });
+  return rs.rows.length > 0;
 }
 
 // NUL and lone UTF-16 surrogates do not survive a round trip through SQLite text (NUL

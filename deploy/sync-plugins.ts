@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { fillMissingVectors } from "../functions/knowledge/distribute.ts";
 import { createReplicaIndexer } from "../functions/knowledge/replica.ts";
 import type { Config } from "../runtime/config.ts";
 import { AppError } from "../runtime/errors.ts";
@@ -87,6 +88,9 @@ export function serverSync() {
       siteId: platform.node().id,
     });
     const hub = createSyncHub(ctx);
+    // Distributed knowledge ingested before vectors travelled with chunks: give them theirs.
+    const filled = await fillMissingVectors(ctx.client);
+    if (filled > 0) platform.log.info("knowledge: vectors added to distributed chunks", { chunks: filled });
     // Tombstones and change-log entries older than the horizon go; edges further behind re-bootstrap.
     const stopGc = startGarbageCollection(ctx, {
       onError: (err) => platform.log.warn("sync garbage collection failed", { error: String(err) }),

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fillMissingVectors } from "../functions/knowledge/distribute.ts";
 import { knowledge } from "../functions/knowledge/index.ts";
 import { createReplicaIndexer, indexReplicas } from "../functions/knowledge/replica.ts";
 import type { FunctionContext } from "../runtime/function.ts";
@@ -172,6 +173,45 @@ describe("sync: distributed knowledge collections", () => {
       "SELECT count(*) AS n FROM sync_versions WHERE tbl LIKE 'knowledge_%' AND del IS NULL",
     );
     expect(live.rows[0]).toMatchObject({ n: 0 });
+  });
+
+  it("ships a reindex's vectors only at its swap, and the edge rebuilds even for the same model", async () => {
+    await sync();
+    const vectors = () =>
+      server.database.client
+        .execute("SELECT id, embedding FROM knowledge_chunks ORDER BY id")
+        .then((rs) => rs.rows.map((r) => `${r.id}:${r.embedding}`));
+    const before = await vectors();
+    // A reindex that fails part-way changes nothing edges would receive.
+    const failing = makeContext(server.database.db, {
+      llm: { ...withBagOfWords(), embed: async () => Promise.reject(new Error("model crashed")) },
+      node: serverCtx.node,
+    });
+    await expect(run(failing, { action: "reindex", collection: "manuals" })).rejects.toThrow(/model crashed/);
+    expect(await vectors()).toEqual(before);
+
+    // The same model re-run (e.g. updated weights): every vector may change, so the edge rebuilds.
+    await run(serverCtx, { action: "reindex", collection: "manuals" });
+    await sync();
+    const index = await edge.database.client.execute("SELECT generation FROM knowledge_indexes");
+    expect(index.rows[0]).toMatchObject({ generation: 2 });
+    expect((await hits(edgeCtx, "impeller gasket", { mode: "vector" }))[0]).toMatchObject({
+      documentKey: "pump-x.md",
+    });
+  });
+
+  it("gives chunks ingested before vectors travelled their vectors at server start", async () => {
+    // What an older version left: distributed chunks without vectors.
+    await server.exec("UPDATE knowledge_chunks SET embedding = NULL");
+    expect(await sync()).toMatchObject({ documents: 0, waiting: CORPUS.length });
+    expect(await fillMissingVectors(server.database.client)).toBeGreaterThan(0);
+    expect(await fillMissingVectors(server.database.client)).toBe(0);
+    expect(await sync()).toMatchObject({ documents: CORPUS.length, waiting: 0 });
+    // only the distributed collection's chunks carry vectors
+    const bare = await server.database.client.execute(
+      "SELECT count(*) AS n FROM knowledge_chunks k JOIN knowledge_collections c ON c.id = k.collection_id WHERE c.distributed = 0 AND k.embedding IS NOT NULL",
+    );
+    expect(bare.rows[0]).toMatchObject({ n: 0 });
   });
 
   it("keeps replicas read-only on the edge, and refuses to distribute from an edge", async () => {

@@ -1,10 +1,10 @@
 import { AppError } from "../../runtime/errors.ts";
 import type { FunctionContext } from "../../runtime/function.ts";
 import { clientOf, findCollection } from "./collections.ts";
+import { shipVectors } from "./distribute.ts";
 import { EMBED_BATCH, embedAll, embeddingText } from "./embed.ts";
 import { setIndexRow } from "./index-row.ts";
 import { createTableStatements, dropTableStatements, insertEntries, tableNames } from "./tables.ts";
-import { encodeVector } from "./vector-codec.ts";
 
 /** Chunks read, embedded and written per round: bounded memory whatever the collection size. */
 const PAGE = EMBED_BATCH * 8;
@@ -76,19 +76,6 @@ export async function reindex(ctx: FunctionContext, name: string, model?: string
             sql: `INSERT INTO ${next.ftsTable} (rowid, text, heading) SELECT v.rid, c.text, c.heading_path FROM ${next.vectorTable} v JOIN knowledge_chunks c ON c.id = v.chunk_id WHERE v.chunk_id IN (SELECT value FROM json_each(?))`,
             args: [JSON.stringify(entries.map((e) => e.chunkId))],
           },
-          // A distributed collection ships the new vectors to its edges (they rebuild their
-          // index once the collection row, updated at the swap, names the new model).
-          ...(collection.distributed
-            ? [
-                {
-                  sql: "UPDATE knowledge_chunks SET embedding = (SELECT value->>1 FROM json_each(?1) WHERE value->>0 = knowledge_chunks.id), updated_at = ?2 WHERE id IN (SELECT value->>0 FROM json_each(?1))",
-                  args: [
-                    JSON.stringify(entries.map((e) => [e.chunkId, encodeVector(e.embedding)])),
-                    Date.now(),
-                  ],
-                },
-              ]
-            : []),
         ],
         "write",
       );
@@ -104,6 +91,11 @@ export async function reindex(ctx: FunctionContext, name: string, model?: string
           args: [embeddingModel, dimension, now, collection.id],
         },
         setIndexRow(collection.id, next, { embeddingModel, dimension, generation }, now),
+        // A distributed collection ships the new vectors to its edges in this same swap: a
+        // reindex that fails part-way leaves the replicated chunks untouched. Each chunk is
+        // stamped with the collection's new updated_at: an edge uses only vectors at least
+        // as recent as its collection row (functions/knowledge/replica.ts).
+        ...(collection.distributed ? [shipVectors(collection.id, next.vectorTable, now)] : []),
         ...(old
           ? dropTableStatements({ vectorTable: String(old.vector_table), ftsTable: String(old.fts_table) })
           : []),

@@ -1,4 +1,4 @@
-import type { Client, InStatement } from "@libsql/client";
+import type { Client } from "@libsql/client";
 import type { Logger } from "../../runtime/log.ts";
 import { setIndexRow } from "./index-row.ts";
 import {
@@ -10,7 +10,7 @@ import {
   tableNames,
   vectorIndexName,
 } from "./tables.ts";
-import { decodeVector } from "./vector-codec.ts";
+import { encodedLength } from "./vector-codec.ts";
 
 /*
  * Edge side of distributed collections. Sync delivers a server's distributed collections,
@@ -48,6 +48,8 @@ interface CollectionRow {
   name: string;
   model: string;
   dimension: number;
+  /** changes when the server re-embeds the collection (reindex): vectors older than this are stale */
+  updatedAt: number;
 }
 
 interface IndexRow {
@@ -56,6 +58,8 @@ interface IndexRow {
   model: string;
   dimension: number;
   generation: number;
+  /** for a replica: the collection's updated_at its vectors were built from */
+  builtFrom: number;
 }
 
 const tablesOf = (vectorTable: string, ftsTable: string): IndexTables => ({
@@ -74,7 +78,7 @@ export async function indexReplicas(
   await dropDeletedCollectionTables(client);
   const collections = (
     await client.execute(
-      "SELECT id, name, embedding_model, dimension FROM knowledge_collections WHERE distributed = 1 ORDER BY name",
+      "SELECT id, name, embedding_model, dimension, updated_at FROM knowledge_collections WHERE distributed = 1 ORDER BY name",
     )
   ).rows.map(
     (r): CollectionRow => ({
@@ -82,6 +86,7 @@ export async function indexReplicas(
       name: String(r.name),
       model: String(r.embedding_model),
       dimension: Number(r.dimension),
+      updatedAt: Number(r.updated_at),
     }),
   );
   for (const collection of collections) {
@@ -100,14 +105,20 @@ async function indexCollection(
   signal?: AbortSignal,
 ): Promise<void> {
   const current = await readIndex(client, collection.id);
-  const fits = current && current.model === collection.model && current.dimension === collection.dimension;
+  // A reindex on the server (another model, or the same one re-run) bumps the collection's
+  // updated_at: every vector changes, so the index is rebuilt rather than patched.
+  const fits =
+    current &&
+    current.model === collection.model &&
+    current.dimension === collection.dimension &&
+    current.builtFrom >= collection.updatedAt;
   if (current && fits) {
     const tables = tablesOf(current.vectorTable, current.ftsTable);
     result.removed += await removeOrphans(client, tables);
     await indexDocuments(client, collection, tables, result, log, signal);
     return;
   }
-  // No index yet, or one built for another model: fill the next generation, then swap it in.
+  // No index yet, or one built from older vectors: fill the next generation, then swap it in.
   const generation = current ? current.generation + 1 : 1;
   const next = tableNames(collection.id, generation);
   await client.batch(
@@ -119,11 +130,13 @@ async function indexCollection(
   if (signal?.aborted) return;
   await client.batch(
     [
-      setIndexRow(collection.id, next, {
-        embeddingModel: collection.model,
-        dimension: collection.dimension,
-        generation,
-      }),
+      // updated_at records the collection version the vectors came from (see `fits`)
+      setIndexRow(
+        collection.id,
+        next,
+        { embeddingModel: collection.model, dimension: collection.dimension, generation },
+        collection.updatedAt,
+      ),
       ...(current ? dropTableStatements(current) : []),
     ],
     "write",
@@ -138,7 +151,7 @@ async function indexCollection(
 async function readIndex(client: Client, collectionId: string): Promise<IndexRow | undefined> {
   const r = (
     await client.execute({
-      sql: "SELECT vector_table, fts_table, embedding_model, dimension, generation FROM knowledge_indexes WHERE collection_id = ?",
+      sql: "SELECT vector_table, fts_table, embedding_model, dimension, generation, updated_at FROM knowledge_indexes WHERE collection_id = ?",
       args: [collectionId],
     })
   ).rows[0];
@@ -149,6 +162,7 @@ async function readIndex(client: Client, collectionId: string): Promise<IndexRow
     model: String(r.embedding_model),
     dimension: Number(r.dimension),
     generation: Number(r.generation),
+    builtFrom: Number(r.updated_at),
   };
 }
 
@@ -165,7 +179,13 @@ async function removeOrphans(client: Client, t: IndexTables): Promise<number> {
   return rs[1]!.rowsAffected;
 }
 
-/** Documents complete here (every chunk arrived with a vector) but not (fully) in these tables. */
+/**
+ * Documents complete here but not (fully) in these tables. Complete: every chunk has arrived
+ * with a vector of the collection's current version — the right size, and stamped no
+ * earlier than the collection row (a reindex stamps both alike; a chunk still carrying the
+ * previous model's vector is older). A document is indexed in one transaction, in SQL:
+ * the hex vectors go into the index with unhex().
+ */
 async function indexDocuments(
   client: Client,
   collection: CollectionRow,
@@ -176,46 +196,40 @@ async function indexDocuments(
 ): Promise<void> {
   const docs = await client.execute({
     sql: `SELECT d.id, d.chunk_count,
-            (SELECT count(*) FROM knowledge_chunks c WHERE c.document_id = d.id AND c.embedding IS NOT NULL) AS arrived,
+            (SELECT count(*) FROM knowledge_chunks c WHERE c.document_id = d.id
+               AND length(c.embedding) = ? AND c.updated_at >= ?) AS current,
             (SELECT count(*) FROM knowledge_chunks c JOIN ${t.vectorTable} v ON v.chunk_id = c.id WHERE c.document_id = d.id) AS indexed
           FROM knowledge_documents d WHERE d.collection_id = ? ORDER BY d.id`,
-    args: [collection.id],
+    args: [encodedLength(collection.dimension), collection.updatedAt, collection.id],
   });
   for (const d of docs.rows) {
     if (signal?.aborted) return;
     const count = Number(d.chunk_count);
     if (Number(d.indexed) === count) continue;
-    if (Number(d.arrived) !== count) {
+    if (Number(d.current) !== count) {
       result.waiting++;
       continue;
     }
     const documentId = String(d.id);
-    const chunks = await client.execute({
-      sql: "SELECT id, embedding FROM knowledge_chunks WHERE document_id = ? ORDER BY ordinal",
-      args: [documentId],
-    });
-    const rows: Array<{ chunkId: string; embedding: Float32Array }> = [];
-    for (const c of chunks.rows) {
-      const embedding = decodeVector(String(c.embedding), collection.dimension);
-      if (embedding) rows.push({ chunkId: String(c.id), embedding });
-    }
-    if (rows.length !== count) {
-      // Vectors of another size: the server is mid-reindex; the new collection row follows.
-      result.waiting++;
-      log?.warn("knowledge: replicated document has vectors of another dimension; waiting", {
-        collection: collection.name,
-        documentId,
-      });
-      continue;
-    }
-    const statements: InStatement[] = [
-      ...deleteDocumentEntries(t, documentId),
-      ...insertEntries(t, rows, documentId),
-    ];
-    await client.batch(statements, "write");
+    const rs = await client.batch(
+      [
+        ...deleteDocumentEntries(t, documentId),
+        {
+          sql: `INSERT INTO ${t.vectorTable} (chunk_id, embedding) SELECT id, unhex(embedding) FROM knowledge_chunks WHERE document_id = ? ORDER BY ordinal`,
+          args: [documentId],
+        },
+        ...insertEntries(t, [], documentId), // the FTS rows of the vector rows just written
+      ],
+      "write",
+    );
     result.documents++;
-    result.chunks += rows.length;
+    result.chunks += rs[rs.length - 2]!.rowsAffected;
   }
+  if (result.waiting > 0)
+    log?.info("knowledge: replicated documents waiting for chunks or vectors", {
+      collection: collection.name,
+      waiting: result.waiting,
+    });
 }
 
 /**

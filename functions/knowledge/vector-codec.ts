@@ -1,17 +1,12 @@
 /**
- * A vector as sync carries it in knowledge_chunks.embedding: base64 of its little-endian
- * float32 bytes — exact (no decimal round trip) and a third the size of a JSON array.
+ * A vector as sync carries it in knowledge_chunks.embedding: the hex of its little-endian
+ * float32 bytes — exactly the bytes of an F32_BLOB, so SQLite converts both ways itself
+ * (`hex(embedding)` on the server, `unhex(embedding)` into an edge's index) and the swap of
+ * a reindex can ship all of a collection's vectors in one statement.
  */
 export function encodeVector(v: Float32Array): string {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex");
 }
 
-/** The vector back, or null when the text is not `dimension` float32s (a damaged or foreign row). */
-export function decodeVector(text: string, dimension: number): Float32Array | null {
-  const bytes = Buffer.from(text, "base64");
-  if (bytes.byteLength !== dimension * 4) return null;
-  // Copied into its own buffer: Buffer.from may hand back a slice of a shared pool at any offset.
-  const out = new Float32Array(dimension);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
-}
+/** Characters of the hex text of a `dimension`-float32 vector. */
+export const encodedLength = (dimension: number): number => dimension * 8;

@@ -6,7 +6,7 @@ import { writeTransaction } from "./lane.ts";
 import { EMPTY_STATE, isAlive, merge, type RowState, registers } from "./merge.ts";
 import type { SnapshotRow, WireChange } from "./protocol.ts";
 import { classify, isConstraintError, type Quarantined, writeQuarantine } from "./quarantine.ts";
-import { isComplete, loadLocal, type RowWrite, stampsJson, writeRows, writeVersions } from "./rows.ts";
+import { insertNewVersions, isComplete, loadLocal, type RowWrite, versionedKeys, writeRows } from "./rows.ts";
 import { type ResolvedTable, rowKey } from "./spec.ts";
 import { stampHlc, stampOf } from "./stamp.ts";
 
@@ -175,8 +175,9 @@ async function applyTable(
     return;
   }
   let rest = writes;
-  const fresh = writes.filter((w) => isAlive(t.mode, w.merged) && isComplete(t, w.merged));
-  if (fresh.length > 0 && (await claimFresh(tx, t, fresh))) {
+  const candidates = writes.filter((w) => isAlive(t.mode, w.merged) && isComplete(t, w.merged));
+  const fresh = candidates.length > 0 ? await claimFresh(tx, t, candidates) : [];
+  if (fresh.length > 0) {
     // None of these rows had stamps here: merge(nothing, incoming) = incoming. A row that
     // predates sync has no stamps either and its values count as oldest, so the upsert
     // is exactly what merge() would decide.
@@ -201,18 +202,25 @@ async function applyTable(
 
 /**
  * The optimistic path: records the stamps of rows this replica has never seen, as one
- * insert that touches no existing row. If any row did exist, the insert is undone and
- * every row takes the general path (load, merge, write).
+ * insert that touches no existing row, and returns the rows so claimed. If some row did
+ * exist, the insert is undone, the rows that have stamps here are looked up, and only the
+ * others are claimed: the rest take the general path (load, merge, write).
  */
-async function claimFresh(tx: Transaction, t: ResolvedTable, writes: RowWrite[]): Promise<boolean> {
+async function claimFresh(tx: Transaction, t: ResolvedTable, writes: RowWrite[]): Promise<RowWrite[]> {
+  if (await tryClaim(tx, t, writes)) return writes;
+  const known = await versionedKeys(
+    tx,
+    t,
+    writes.map((w) => w.key),
+  );
+  const unseen = writes.filter((w) => !known.has(w.key));
+  // Nothing else writes in this transaction: these are new now. (If not, none is claimed.)
+  return unseen.length > 0 && (await tryClaim(tx, t, unseen)) ? unseen : [];
+}
+
+async function tryClaim(tx: Transaction, t: ResolvedTable, writes: RowWrite[]): Promise<boolean> {
   await tx.execute("SAVEPOINT sync_fresh");
-  const rows = writes.map((w): [string, string, string | null, null] => [
-    w.key,
-    stampsJson(t, w.merged),
-    w.merged.del ?? null,
-    null,
-  ]);
-  const allNew = await writeVersions(tx, t, rows, { onlyNew: true });
+  const allNew = await insertNewVersions(tx, t, writes);
   await tx.execute(allNew ? "RELEASE sync_fresh" : "ROLLBACK TO sync_fresh");
   if (!allNew) await tx.execute("RELEASE sync_fresh");
   return allNew;

@@ -42,9 +42,16 @@ export async function foldLocal(tx: Exec, ctx: SyncContext): Promise<number> {
   const from = Number(rs.rows[0]!.folded_seq);
   const head = Number(rs.rows[0]!.head ?? 0);
   if (head <= from) return 0;
+  // One pass over the range says which tables have local changes in it (on the server the
+  // range is mostly remote changes appended to the log: often none).
+  const local = await tx.execute({
+    sql: "SELECT DISTINCT tbl FROM sync_changes WHERE seq > ? AND seq <= ? AND site = ?",
+    args: [from, head, ctx.siteId],
+  });
+  const tables = new Set(local.rows.map((r) => String(r.tbl)));
   let folded = 0;
   // Edge → server tables need no stamps on the edge: nothing is ever merged into them there.
-  for (const t of ctx.tables.filter((t) => t.versioned && t.direction !== "up")) {
+  for (const t of ctx.tables.filter((t) => t.versioned && t.direction !== "up" && tables.has(t.name))) {
     folded += (await tx.execute({ sql: foldSql(t), args: [from, head, ctx.siteId, t.name] })).rowsAffected;
   }
   await tx.execute({ sql: "UPDATE sync_clock SET folded_seq = ? WHERE id = 1", args: [head] });

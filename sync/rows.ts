@@ -74,6 +74,20 @@ export async function loadVersions(
   return out;
 }
 
+/** The keys, of these, that have stamps here (a sync_versions row). */
+export async function versionedKeys(tx: Exec, t: ResolvedTable, keys: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const part of chunks(keys)) {
+    const found = await jsonRows(
+      tx,
+      "SELECT json_group_array(pk) AS j FROM sync_versions WHERE tbl = ? AND pk IN (SELECT value FROM json_each(?))",
+      [t.name, JSON.stringify(part)],
+    );
+    for (const pk of found as string[]) out.add(pk);
+  }
+  return out;
+}
+
 /** Loads the stored state of rows: stamps from sync_versions, values from the table or the tombstone. */
 export async function loadLocal(
   tx: Exec,
@@ -160,6 +174,61 @@ export async function writeVersions(
     inserted += rs.rowsAffected;
   }
   return inserted === rows.length;
+}
+
+/**
+ * Inserts the stamps of rows this replica has never seen, touching no existing row, and
+ * reports whether every row was new (the optimistic path of apply.ts). A row one write made
+ * has one stamp for all its columns: SQLite builds its stamps object from that stamp
+ * (grouped by set of columns), which spares building and escaping the JSON per row here.
+ */
+export async function insertNewVersions(tx: Exec, t: ResolvedTable, writes: RowWrite[]): Promise<boolean> {
+  const groups = new Map<string, Array<[string, string, string | null]>>();
+  const other: VersionWrite[] = [];
+  for (const w of writes) {
+    const stamp = t.mode === "row" ? rowStamp(w.merged) : sharedStamp(w.merged);
+    if (stamp === undefined) {
+      other.push([w.key, stampsJson(t, w.merged), w.merged.del ?? null, null]);
+      continue;
+    }
+    const names = t.mode === "row" ? "*" : Object.keys(w.merged.cols).join(",");
+    const row: [string, string, string | null] = [w.key, stamp, w.merged.del ?? null];
+    const group = groups.get(names);
+    if (group) group.push(row);
+    else groups.set(names, [row]);
+  }
+  let inserted = 0;
+  for (const [names, rows] of groups) {
+    // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table
+    const stamps = `json_object(${names
+      .split(",")
+      .map((c) => `'${c}', value->>1`)
+      .join(", ")})`;
+    for (const part of chunks(rows)) {
+      // (every value->> is a measurable share of the statement: skip absent delete stamps)
+      const del = part.some((r) => r[2] !== null) ? "value->>2" : "NULL";
+      const rs = await tx.execute({
+        sql:
+          `INSERT INTO sync_versions (tbl, pk, stamps, del) SELECT ?, value->>0, ${stamps}, ${del} FROM json_each(?) WHERE true ` +
+          "ON CONFLICT (tbl, pk) DO NOTHING",
+        args: [t.name, JSON.stringify(part)],
+      });
+      inserted += rs.rowsAffected;
+    }
+  }
+  if (other.length > 0 && !(await writeVersions(tx, t, other, { onlyNew: true }))) return false;
+  return inserted + other.length === writes.length;
+}
+
+/** The stamp every column of the state shares, if they share one. */
+function sharedStamp(state: RowState): string | undefined {
+  let shared: string | undefined;
+  for (const c in state.cols) {
+    const s = state.cols[c]!.s;
+    if (shared === undefined) shared = s;
+    else if (s !== shared) return undefined;
+  }
+  return shared;
 }
 
 /** Whether an INSERT of this state would satisfy the table's NOT NULL columns. */

@@ -109,8 +109,11 @@ async function inTransaction(
   const failed = new Set<WireChange>();
   return writeTransaction(ctx.client, async (tx) => {
     await tx.execute("UPDATE sync_clock SET applying = 1 WHERE id = 1");
-    // Parents and children may arrive in one batch in any order; check FKs at COMMIT.
-    if (!careful) await tx.execute("PRAGMA defer_foreign_keys = ON");
+    // Foreign keys are checked per statement, not deferred to COMMIT: tables are applied
+    // parents first (SYNCED_TABLES order), and a violation then fails its statement and
+    // sends the batch down the careful path. A COMMIT that fails on a deferred violation
+    // leaves the driver's failed statement active on its connection, which then refuses
+    // every schema change (DROP/CREATE TABLE: "database table is locked") until collected.
     if (maxHlc) await ctx.clock.receive(maxHlc, input.from, tx);
     if (groups.size > 0) await foldLocal(tx, ctx); // stored stamps must include local changes before merging
     for (const t of ctx.tables) {

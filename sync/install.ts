@@ -125,12 +125,15 @@ export function syncMigration(specs: SyncedTableSpec[] = SYNCED_TABLES): string 
 
 /**
  * Re-applies changes held back because this node did not know their table or columns (a
- * newer peer sent them). installSync calls it at start-up, i.e. after an upgrade; whatever
- * is still unknown is held again.
+ * newer peer sent them), and changes a constraint refused. installSync calls it at start-up,
+ * i.e. after an upgrade or an operator's fix; whatever still cannot apply is set aside again.
  */
 async function retryHeld(ctx: SyncContext): Promise<number> {
+  // Also changes a constraint refused (a unique name taken by a local row, a parent that
+  // was refused with it): an operator may have cleared the clash since. Applying an old
+  // change again is safe — merge is idempotent and the newer write still wins.
   const rs = await ctx.client.execute(
-    "SELECT id, change FROM sync_quarantine WHERE kind = 'held' ORDER BY id",
+    "SELECT id, change FROM sync_quarantine WHERE kind = 'held' OR (kind = 'rejected' AND reason LIKE '%constraint failed%') ORDER BY id",
   );
   if (rs.rows.length === 0) return 0;
   const changes: WireChange[] = [];

@@ -116,13 +116,14 @@ export async function pullChanges(deps: RoundDeps, round: SyncRound): Promise<vo
       continue;
     }
     if (page.changes.length > 0 || page.next !== before.pullCursor) {
-      await applyRemote(ctx, {
+      const applied = await applyRemote(ctx, {
         from: "the sync server",
         changes: page.changes,
         beforeCommit: deps.beforeCommit,
         record: (tx) => setCursor(tx, page.next, page.serverSite, before.pullCursor),
       });
       round.pulled += page.changes.length;
+      round.quarantined += applied.held + applied.rejected; // set aside here, on the pull side
     }
     if (!page.more) return;
   }

@@ -7,6 +7,8 @@ import { unconfiguredLLM } from "../runtime/llm/unconfigured.ts";
 import { createSyncClient, type SyncClient } from "../sync/client.ts";
 import { foldNow } from "../sync/fold.ts";
 import { createSyncHub } from "../sync/hub.ts";
+import { installSync } from "../sync/install.ts";
+import { SYNCED_TABLES } from "../sync/tables.ts";
 import { makeContext } from "./support/function-context.ts";
 import { CORPUS } from "./support/knowledge-db.ts";
 import { withBagOfWords } from "./support/knowledge-llm.ts";
@@ -236,6 +238,21 @@ describe("sync: distributed knowledge collections", () => {
     await sync();
     const onServer = await server.database.client.execute("SELECT count(*) AS n FROM knowledge_collections");
     expect(onServer.rows[0]).toMatchObject({ n: 2 });
+  });
+
+  it("sets aside a distributed collection whose name a local one holds, and takes it once the clash is gone", async () => {
+    await run(edgeCtx, { action: "createCollection", name: "manuals", embeddingModel: "bow" }); // local, same name
+    const round = await client.syncNow();
+    expect(round.quarantined).toBeGreaterThan(0); // reported, not silently dropped
+    await run(edgeCtx, { action: "deleteCollection", collection: "manuals" });
+    // The operator cleared the clash; the next start retries what a constraint refused.
+    await installSync(edge.database, SYNCED_TABLES, { role: "edge", schemaVersion: 1 });
+    expect(await indexReplicas(edge.database.client)).toMatchObject({ documents: CORPUS.length, waiting: 0 });
+    expect((await hits(edgeCtx, "impeller gasket", { mode: "keyword" }))[0]).toMatchObject({
+      documentKey: "pump-x.md",
+    });
+    const left = await edge.database.client.execute("SELECT count(*) AS n FROM sync_quarantine");
+    expect(left.rows[0]).toMatchObject({ n: 0 });
   });
 
   it("indexes in the background, one pass at a time, and stops cleanly", async () => {

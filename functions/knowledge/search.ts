@@ -3,8 +3,9 @@ import type { Db } from "../../runtime/db.ts";
 import type { FunctionContext } from "../../runtime/function.ts";
 import { type Collection, checkEmbeddingModel, clientOf, requireCollection } from "./collections.ts";
 import { embedAll } from "./embed.ts";
+import { type KeywordQuery, keywordQuery } from "./keyword.ts";
 import type { Filter, SearchHit, SearchInput, SearchMode } from "./schema.ts";
-import { ftsQuery, queryTerms, snippet } from "./snippet.ts";
+import { queryTerms, snippet } from "./snippet.ts";
 import { vectorBlob } from "./tables.ts";
 
 /** Reciprocal rank fusion constant (Cormack et al.): damps the head so one list cannot dominate. */
@@ -45,7 +46,11 @@ export async function search(ctx: FunctionContext, input: SearchInput) {
   return { action: "search" as const, collection: collection.name, mode: input.mode, hits };
 }
 
-/** The search itself: one read batch (one snapshot) for both lists, so hybrid never mixes two versions of a document. */
+/**
+ * The search itself: one read batch (one snapshot) for both lists, so hybrid never mixes two
+ * versions of a document. Only the keyword plan (which terms to rank, see keyword.ts) is
+ * read before it, while the query is embedded.
+ */
 export async function searchCollection(
   ctx: Pick<FunctionContext, "db" | "llm" | "signal">,
   collection: Collection,
@@ -55,15 +60,17 @@ export async function searchCollection(
   filter?: Filter,
 ): Promise<SearchHit[]> {
   const terms = queryTerms(query);
-  const match = ftsQuery(terms);
-  const wantVector = mode !== "keyword";
-  const wantKeyword = mode !== "vector" && match !== undefined;
   const depth = mode === "hybrid" ? Math.max(k * 2, 20) : k;
-  const vec = wantVector
-    ? vectorBlob(
-        (await embedAll(ctx, [query], collection.embeddingModel, { dimension: collection.dimension }))[0]!,
-      )
-    : undefined;
+  const [keyword, vec] = await Promise.all([
+    mode === "vector" ? undefined : keywordQuery(clientOf(ctx.db), collection.tables.ftsTable, terms),
+    mode === "keyword"
+      ? undefined
+      : embedAll(ctx, [query], collection.embeddingModel, { dimension: collection.dimension }).then((v) =>
+          vectorBlob(v[0]!),
+        ),
+  ]);
+  const wantVector = vec !== undefined;
+  const wantKeyword = keyword !== undefined;
   const where = filterSql(filter);
   const exact =
     wantVector && filter && (await countFiltered(ctx.db, collection, where)) <= EXACT_FILTER_LIMIT;
@@ -74,7 +81,7 @@ export async function searchCollection(
         ? exactStatement(collection, vec, where, depth)
         : indexedStatement(collection, vec, where, depth, !!filter),
     );
-  if (wantKeyword) statements.push(keywordStatement(collection, match, vec, where, depth, !!filter));
+  if (keyword) statements.push(keywordStatement(collection, keyword, vec, where, depth, !!filter));
   if (statements.length === 0) return [];
   const results = await clientOf(ctx.db).batch(statements, "read");
   const vectorRows = vec ? results[0]!.rows : [];
@@ -152,10 +159,10 @@ function exactStatement(
   };
 }
 
-/** bm25 over the collection's FTS table; the distance is computed only for the top rows. */
+/** bm25 over the collection's FTS table (see keyword.ts); the distance is computed only for the top rows. */
 function keywordStatement(
   c: Collection,
-  match: string | undefined,
+  keyword: KeywordQuery,
   vec: Uint8Array | undefined,
   where: { sql: string; args: InArgs },
   k: number,
@@ -163,9 +170,10 @@ function keywordStatement(
 ): InStatement {
   const fts = c.tables.ftsTable;
   const inner = filtered
-    ? `SELECT f.rowid AS rid, f.rank AS bm FROM ${fts} f JOIN ${c.tables.vectorTable} v ON v.rid = f.rowid ${JOIN_CHUNK} WHERE f.${fts} MATCH ? AND ${where.sql} ORDER BY f.rank LIMIT ?`
-    : `SELECT rowid AS rid, rank AS bm FROM ${fts} WHERE ${fts} MATCH ? ORDER BY rank LIMIT ?`;
-  const innerArgs = filtered ? [match, ...(where.args as unknown[]), k] : [match, k];
+    ? `SELECT f.rowid AS rid, f.rank AS bm FROM ${fts} f JOIN ${c.tables.vectorTable} v ON v.rid = f.rowid ${JOIN_CHUNK} WHERE f.${fts} MATCH ? AND f.rowid >= ? AND ${where.sql} ORDER BY f.rank LIMIT ?`
+    : `SELECT rowid AS rid, rank AS bm FROM ${fts} WHERE ${fts} MATCH ? AND rowid >= ? ORDER BY rank LIMIT ?`;
+  const { match, minRowid } = keyword;
+  const innerArgs = filtered ? [match, minRowid, ...(where.args as unknown[]), k] : [match, minRowid, k];
   return {
     sql: `WITH kw AS MATERIALIZED (${inner})
           SELECT ${COLUMNS}, ${vec ? "vector_distance_cos(v.embedding, ?)" : "NULL"} AS dist, kw.bm AS bm

@@ -53,8 +53,3 @@ export function snippet(text: string, terms: string[], width = 240): string {
   }
   return out + escapeHtml(text.slice(at, to)) + (to < text.length ? "…" : "");
 }
-
-/** A user query as an FTS5 expression: each term quoted (no operator injection), any term may match, bm25 ranks. */
-export function ftsQuery(terms: string[]): string | undefined {
-  return terms.length ? terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ") : undefined;
-}

@@ -76,6 +76,11 @@ export interface InvokerDeps {
   forwarder?: Forwarder;
   /** the node's workflow engine for ctx.workflows; a getter, since the engine is built after the invoker */
   workflows?: () => WorkflowEngine | undefined;
+  /**
+   * Whether the credential a queued job carries is still good (not revoked or expired): a
+   * job runs later than it was asked for, and a revocation must stop it too.
+   */
+  credentialUsable?: (principal: Principal) => Promise<boolean>;
 }
 
 const MAX_DEPTH = 8;
@@ -233,6 +238,13 @@ export class Invoker {
       async () => {
         let release: (() => void) | undefined;
         try {
+          if (this.deps.credentialUsable && !(await this.deps.credentialUsable(req.principal))) {
+            throw new AppError(
+              403,
+              "CREDENTIAL_REVOKED",
+              `The credential that queued this invocation (${req.principal.id}) has been revoked or has expired since; it does not run.`,
+            );
+          }
           const fn = this.authorize(req); // the principal travels with the job: re-checked at run time
           release = this.deps.limits?.acquire(fn.name);
           const input = parseInput(fn, payload.input);

@@ -131,6 +131,10 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
         await opts.onFinished?.(event);
       },
       workflows: () => workflows,
+      // Keys and tokens minted from them are re-checked when a queued job runs; the node's
+      // own (system) work and anonymous callers have no key to revoke.
+      credentialUsable: (p) =>
+        p.via === "key" || p.via === "jwt" ? security.keys.isUsable(p.id) : Promise.resolve(true),
     });
     const engine = createWorkflowEngine({ db: database.db, invoker, catalogue, log });
     workflows = engine;

@@ -14,8 +14,24 @@ afterEach(async () => {
   node = undefined;
 });
 
-const developer: Principal = { id: "key-dev", role: "developer", via: "key" };
-const device: Principal = { id: "key-dev-1", role: "device", functions: ["telemetry"], via: "key" };
+let developer: Principal;
+let device: Principal;
+
+/** A node with two real keys: queued work re-checks its key when it runs. */
+async function startNode(): Promise<TestNode> {
+  const n = await startTestNode();
+  const keys = n.platform.security.keys;
+  const dev = await keys.create({ name: "dev", role: "developer", createdBy: "test" });
+  const dvc = await keys.create({
+    name: "sensor",
+    role: "device",
+    functions: ["telemetry"],
+    createdBy: "test",
+  });
+  developer = { id: dev.id, role: "developer", via: "key" };
+  device = { id: dvc.id, role: "device", functions: ["telemetry"], via: "key" };
+  return n;
+}
 
 /** The row enqueue() writes, without the job: what a crash right after the insert leaves. */
 async function orphanRow(n: TestNode, fields: { principal: Principal; queuedAt: number; nodeId?: string }) {
@@ -37,7 +53,7 @@ async function orphanRow(n: TestNode, fields: { principal: Principal; queuedAt: 
 
 describe("invocations the queue never got", () => {
   it("are re-queued after a minute and run once, as their caller", async () => {
-    node = await startTestNode();
+    node = await startNode();
     const old = Date.now() - 120_000;
     const lost = await orphanRow(node, { principal: developer, queuedAt: old });
     const forbidden = await orphanRow(node, { principal: device, queuedAt: old });
@@ -65,7 +81,7 @@ describe("invocations the queue never got", () => {
   });
 
   it("leaves alone a job the queue still holds (a delayed one), without running it twice", async () => {
-    node = await startTestNode();
+    node = await startNode();
     const { id } = await node.platform.invoker.enqueue({
       function: "echo",
       input: { message: "later" },
@@ -83,7 +99,7 @@ describe("invocations the queue never got", () => {
   });
 
   it("re-drives a dead invocation whose job is gone as its own caller", async () => {
-    node = await startTestNode();
+    node = await startNode();
     const id = await orphanRow(node, { principal: device, queuedAt: Date.now() });
     await node.platform.database.client.execute({
       sql: "UPDATE invocations SET status = 'dead' WHERE id = ?",
@@ -96,8 +112,24 @@ describe("invocations the queue never got", () => {
     });
   });
 
+  it("does not run queued work of a key revoked since it was queued", async () => {
+    node = await startNode();
+    const { id } = await node.platform.invoker.enqueue({
+      function: "echo",
+      input: { message: "later" },
+      principal: developer,
+      trigger: "http",
+      delayMs: 300,
+    });
+    await node.platform.security.keys.revoke(developer.id, "test");
+    expect(await waitForInvocation(node, id)).toMatchObject({
+      status: "failed",
+      error: { code: "CREDENTIAL_REVOKED" },
+    });
+  });
+
   it("refuses to re-drive a row that predates the recorded caller", async () => {
-    node = await startTestNode();
+    node = await startNode();
     const id = await orphanRow(node, { principal: developer, queuedAt: Date.now() });
     await node.platform.database.client.execute({
       sql: "UPDATE invocations SET status = 'dead', caller = NULL WHERE id = ?",

@@ -39,6 +39,8 @@ export interface KeyStore {
   countAdmins(): Promise<number>;
   /** True if this process saw the key revoked; lets JWTs minted from it die with it. */
   wasRevoked(id: string): boolean;
+  /** Whether key `id` exists here and is neither revoked nor expired (queued work re-checks it). */
+  isUsable(id: string): Promise<boolean>;
   /** Waits for pending last_used_at writes (shutdown, tests). */
   flush(): Promise<void>;
 }
@@ -211,6 +213,15 @@ export function createKeyStore(db: Db, opts: KeyStoreOptions = {}): KeyStore {
       return row?.n ?? 0;
     },
     wasRevoked: (id) => revoked.has(id),
+    async isUsable(id) {
+      if (revoked.has(id)) return false;
+      const [row] = await db
+        .select({ revokedAt: apiKeys.revokedAt, expiresAt: apiKeys.expiresAt })
+        .from(apiKeys)
+        .where(eq(apiKeys.id, id))
+        .limit(1);
+      return row !== undefined && row.revokedAt === null && (row.expiresAt === null || row.expiresAt > now());
+    },
     async flush() {
       await Promise.all([...pending]);
     },

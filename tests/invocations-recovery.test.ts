@@ -51,6 +51,18 @@ async function orphanRow(n: TestNode, fields: { principal: Principal; queuedAt: 
   return id;
 }
 
+/** A delayed async echo as the developer: a job the queue holds for a while. */
+async function echoLater(n: TestNode, delayMs: number): Promise<string> {
+  const queued = await n.platform.invoker.enqueue({
+    function: "echo",
+    input: { message: "later" },
+    principal: developer,
+    trigger: "http",
+    delayMs,
+  });
+  return queued.id;
+}
+
 describe("invocations the queue never got", () => {
   it("are re-queued after a minute and run once, as their caller", async () => {
     node = await startNode();
@@ -82,13 +94,7 @@ describe("invocations the queue never got", () => {
 
   it("leaves alone a job the queue still holds (a delayed one), without running it twice", async () => {
     node = await startNode();
-    const { id } = await node.platform.invoker.enqueue({
-      function: "echo",
-      input: { message: "later" },
-      principal: developer,
-      trigger: "http",
-      delayMs: 400,
-    });
+    const id = await echoLater(node, 400);
     expect(await node.platform.invoker.requeueLost(-1_000)).toBe(1); // offered again: same job id
     expect(await waitForInvocation(node, id)).toMatchObject({ status: "succeeded", attempt: 1 });
     const jobs = await node.platform.database.client.execute({
@@ -114,13 +120,7 @@ describe("invocations the queue never got", () => {
 
   it("does not run queued work of a key revoked since it was queued", async () => {
     node = await startNode();
-    const { id } = await node.platform.invoker.enqueue({
-      function: "echo",
-      input: { message: "later" },
-      principal: developer,
-      trigger: "http",
-      delayMs: 300,
-    });
+    const id = await echoLater(node, 300);
     await node.platform.security.keys.revoke(developer.id, "test");
     expect(await waitForInvocation(node, id)).toMatchObject({
       status: "failed",

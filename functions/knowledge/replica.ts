@@ -7,6 +7,7 @@ import {
   dropTableStatements,
   type IndexTables,
   insertEntries,
+  isIndexTable,
   tableNames,
   vectorIndexName,
 } from "./tables.ts";
@@ -195,11 +196,16 @@ async function indexDocuments(
   signal?: AbortSignal,
 ): Promise<void> {
   const docs = await client.execute({
-    sql: `SELECT d.id, d.chunk_count,
-            (SELECT count(*) FROM knowledge_chunks c WHERE c.document_id = d.id
-               AND length(c.embedding) = ? AND c.updated_at >= ?) AS current,
-            (SELECT count(*) FROM knowledge_chunks c JOIN ${t.vectorTable} v ON v.chunk_id = c.id WHERE c.document_id = d.id) AS indexed
-          FROM knowledge_documents d WHERE d.collection_id = ? ORDER BY d.id`,
+    // This runs after every pull: `current` reads each chunk's vector text (kilobytes), so it
+    // is counted only for the documents not already fully indexed (CASE evaluates lazily).
+    sql: `SELECT id, chunk_count, indexed,
+            CASE WHEN indexed = chunk_count THEN chunk_count ELSE
+              (SELECT count(*) FROM knowledge_chunks c WHERE c.document_id = i.id
+                 AND length(c.embedding) = ? AND c.updated_at >= ?) END AS current
+          FROM (SELECT d.id, d.chunk_count,
+                  (SELECT count(*) FROM knowledge_chunks c JOIN ${t.vectorTable} v ON v.chunk_id = c.id WHERE c.document_id = d.id) AS indexed
+                FROM knowledge_documents d WHERE d.collection_id = ?) AS i
+          ORDER BY id`,
     args: [encodedLength(collection.dimension), collection.updatedAt, collection.id],
   });
   for (const d of docs.rows) {
@@ -243,9 +249,7 @@ async function dropDeletedCollectionTables(client: Client): Promise<void> {
     `SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'kb\\_vec\\_%' ESCAPE '\\' OR name LIKE 'kb\\_fts\\_%' ESCAPE '\\')
        AND substr(name, 8, 32) NOT IN (SELECT lower(replace(id, '-', '')) FROM knowledge_collections)`,
   );
-  const names = rs.rows
-    .map((r) => String(r.name))
-    .filter((n) => /^kb_(vec|fts)_[0-9a-f]{32}_\d{1,6}$/.test(n));
+  const names = rs.rows.map((r) => String(r.name)).filter((n) => isIndexTable(n));
   if (names.length === 0) return;
   const stmts = names.flatMap((n) =>
     n.startsWith("kb_vec_")

@@ -1,12 +1,11 @@
 import type { Client, InStatement } from "@libsql/client";
+import { isIndexTable } from "./tables.ts";
 
 /*
  * Server side of distributed collections: their chunks carry their vectors (hex of the
  * F32_BLOB, knowledge_chunks.embedding) so that sync takes them to the edges. Ingest writes
  * it with each chunk; these keep it right when vectors change wholesale.
  */
-
-const IDENT = /^kb_vec_[0-9a-f]{32}_\d{1,6}$/;
 
 /**
  * Copies every chunk's vector from `vectorTable` into knowledge_chunks.embedding and stamps
@@ -19,7 +18,7 @@ export function shipVectors(
   stamp: number,
   opts: { onlyMissing?: boolean } = {},
 ): InStatement {
-  if (!IDENT.test(vectorTable)) throw new Error(`knowledge: bad vector table name ${vectorTable}`);
+  if (!isIndexTable(vectorTable, "vec")) throw new Error(`knowledge: bad vector table name ${vectorTable}`);
   return {
     sql: `UPDATE knowledge_chunks SET embedding = (SELECT hex(v.embedding) FROM ${vectorTable} v WHERE v.chunk_id = knowledge_chunks.id),
             updated_at = max(updated_at, ?) WHERE collection_id = ?${opts.onlyMissing ? " AND embedding IS NULL" : ""}`,

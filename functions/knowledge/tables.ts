@@ -25,6 +25,10 @@ export interface IndexTables {
 
 const IDENT = /^kb_(vec|fts)_[0-9a-f]{32}_\d{1,6}$/;
 
+/** Whether `name` is one of our index tables (names are spliced into SQL: check them, always). */
+export const isIndexTable = (name: string, kind?: "vec" | "fts"): boolean =>
+  IDENT.test(name) && (kind === undefined || name.startsWith(`kb_${kind}_`));
+
 export function tableNames(collectionId: string, generation: number): IndexTables {
   const hex = collectionId.replaceAll("-", "").toLowerCase();
   const names = {
@@ -33,7 +37,7 @@ export function tableNames(collectionId: string, generation: number): IndexTable
   };
   // Names are spliced into SQL (identifiers cannot be bound): check them, always.
   for (const n of Object.values(names))
-    if (!IDENT.test(n)) throw new Error(`knowledge: bad index table name ${n}`);
+    if (!isIndexTable(n)) throw new Error(`knowledge: bad index table name ${n}`);
   return { ...names, vectorIndex: `${names.vectorTable}_idx` };
 }
 

@@ -1,0 +1,111 @@
+import { createRequire } from "node:module";
+
+/*
+ * A prepared-statement cache for the local libSQL driver. @libsql/client prepares every
+ * statement afresh on each execute(), and SQLite compiles a table's triggers into every
+ * statement that writes it: on a synced table preparing a one-row upsert costs more than
+ * running it (measured: ~110 µs to prepare vs ~130 µs to run and commit, against ~25 µs to
+ * prepare without the capture triggers). The client offers no hook, so the driver's
+ * Database.prepare is wrapped once per process to hand back the statement it prepared
+ * before for the same SQL on the same connection.
+ *
+ * Safe to reuse because the client runs a statement to completion synchronously (run() or
+ * all()), which resets it; SQLite re-prepares a cached statement by itself after a schema
+ * change. A statement that threw may still be mid-step (a failed COMMIT is: it would keep
+ * DROP TABLE from running on its connection), so it is dropped from the cache and left to
+ * the garbage collector, as without the cache.
+ *
+ * One thing SQLite's re-prepare does not cover: the client reads a statement's column names
+ * BEFORE running it, so a cached `SELECT *` (or `RETURNING *`) would name the columns of the
+ * schema it was first prepared against. Statements returning rows whose SQL holds a `*`
+ * (other than in COUNT(*)) are therefore never cached.
+ */
+
+interface DriverStatement {
+  readonly reader: boolean;
+  run(...args: unknown[]): unknown;
+  all(...args: unknown[]): unknown;
+  get(...args: unknown[]): unknown;
+  iterate(...args: unknown[]): unknown;
+  raw(toggle?: boolean): DriverStatement;
+}
+type Prepare = (this: object, sql: string) => DriverStatement;
+
+/** Statements kept per connection, least recently used dropped first. */
+export const CACHED_STATEMENTS = 256;
+/** Longer SQL (multi-row VALUES lists, generated bulk statements) is rarely repeated verbatim. */
+export const MAX_CACHED_SQL = 4096;
+
+const STAR = /\*/;
+const COUNT_STAR = /count\(\s*\*\s*\)/gi;
+
+let installed = false;
+
+/** Prepares served from the cache and prepared afresh, since the process started. */
+export const statementCacheStats = { hits: 0, misses: 0 };
+
+/** Wraps the driver's prepare() (idempotent). Affects local file and :memory: databases. */
+export function installStatementCache(): void {
+  if (installed) return;
+  installed = true;
+  const Database = createRequire(import.meta.url)("libsql") as { prototype: { prepare: Prepare } };
+  const prepare = Database.prototype.prepare;
+  const caches = new WeakMap<object, Map<string, DriverStatement>>();
+
+  Database.prototype.prepare = function cachedPrepare(sql: string): DriverStatement {
+    if (sql.length > MAX_CACHED_SQL) {
+      statementCacheStats.misses++;
+      return prepare.call(this, sql);
+    }
+    let cache = caches.get(this);
+    if (!cache) {
+      cache = new Map();
+      caches.set(this, cache);
+    }
+    const hit = cache.get(sql);
+    if (hit) {
+      statementCacheStats.hits++;
+      cache.delete(sql); // re-insert: Map order is the LRU order
+      cache.set(sql, hit);
+      return hit;
+    }
+    statementCacheStats.misses++;
+    const fresh = prepare.call(this, sql);
+    if (fresh.reader && STAR.test(sql.replace(COUNT_STAR, ""))) return fresh;
+    const stmt = reusable(fresh, () => {
+      if (cache.get(sql) === stmt) cache.delete(sql);
+    });
+    cache.set(sql, stmt);
+    if (cache.size > CACHED_STATEMENTS) cache.delete(cache.keys().next().value!);
+    return stmt;
+  };
+}
+
+/** The statement, evicted when one of its executions throws. */
+function reusable(stmt: DriverStatement, evict: () => void): DriverStatement {
+  for (const method of ["run", "all", "get", "iterate"] as const) {
+    const original = stmt[method];
+    stmt[method] = function (this: DriverStatement, ...args: unknown[]) {
+      try {
+        return original.apply(this, args);
+      } catch (err) {
+        evict();
+        throw err;
+      }
+    };
+  }
+  // The client calls raw(true) on every execute and takes a throw to mean "returns no rows":
+  // remember that answer instead of building a new exception each time.
+  const raw = stmt.raw;
+  let notReader: unknown;
+  stmt.raw = function (this: DriverStatement, toggle?: boolean) {
+    if (notReader !== undefined && toggle !== false) throw notReader;
+    try {
+      return raw.call(this, toggle);
+    } catch (err) {
+      notReader = err;
+      throw err;
+    }
+  };
+  return stmt;
+}

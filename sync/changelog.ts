@@ -2,6 +2,7 @@ import type { Exec } from "./clock.ts";
 import { foldLocal } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeTransaction } from "./lane.ts";
+import { HEAD_SEQ_SQL, KEEP_NEWEST } from "./log-seq.ts";
 import type { WireChange } from "./protocol.ts";
 import { hlcFromHex, hlcFromParts, hlcToHex } from "./stamp.ts";
 
@@ -13,10 +14,10 @@ import { hlcFromHex, hlcFromParts, hlcToHex } from "./stamp.ts";
 /** Tombstones and change-log entries older than this are collected. */
 export const DEFAULT_GC_HORIZON_MS = 30 * 24 * 3600_000;
 
-/** The last change-log seq ever assigned (sqlite_sequence survives the GC of the rows). */
+/** The last change-log seq ever assigned. */
 export async function headSeq(exec: Exec): Promise<number> {
-  const rs = await exec.execute("SELECT seq FROM sqlite_sequence WHERE name = 'sync_changes'");
-  return rs.rows.length ? Number(rs.rows[0]!.seq) : 0;
+  const rs = await exec.execute(`SELECT ${HEAD_SEQ_SQL} AS seq`);
+  return Number(rs.rows[0]!.seq);
 }
 
 /** A change as JSON, built in SQL. A delete's stored values (for its tombstone) stay home. */
@@ -149,8 +150,9 @@ export async function collectGarbage(ctx: SyncContext, horizonMs = DEFAULT_GC_HO
         args: [Date.now() - horizonMs],
       });
       const upTo = Math.min(head, rs.rows[0]!.c === null ? head : Number(rs.rows[0]!.c));
-      changes = (await tx.execute({ sql: "DELETE FROM sync_changes WHERE seq <= ?", args: [upTo] }))
-        .rowsAffected;
+      changes = (
+        await tx.execute({ sql: `DELETE FROM sync_changes WHERE seq <= ? AND ${KEEP_NEWEST}`, args: [upTo] })
+      ).rowsAffected;
       const clock = await tx.execute({
         sql: "UPDATE sync_clock SET gc_seq = MAX(gc_seq, ?) WHERE id = 1 RETURNING gc_seq",
         args: [upTo],

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS \`sync_clock\` (
 	\`folded_seq\` integer DEFAULT 0 NOT NULL
 );
 CREATE TABLE IF NOT EXISTS \`sync_changes\` (
-	\`seq\` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	\`seq\` integer PRIMARY KEY NOT NULL,
 	\`tbl\` text NOT NULL,
 	\`pk\` text NOT NULL,
 	\`op\` text NOT NULL,

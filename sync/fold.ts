@@ -1,6 +1,7 @@
 import type { Exec } from "./clock.ts";
 import type { SyncContext } from "./install.ts";
 import { writeTransaction } from "./lane.ts";
+import { HEAD_SEQ_SQL } from "./log-seq.ts";
 import type { ResolvedTable } from "./spec.ts";
 
 /*
@@ -36,9 +37,7 @@ function foldSql(t: ResolvedTable): string {
 
 /** Catches sync_versions up with sync_changes; returns how many changes were folded. Run in a write transaction. */
 export async function foldLocal(tx: Exec, ctx: SyncContext): Promise<number> {
-  const rs = await tx.execute(
-    "SELECT folded_seq, (SELECT seq FROM sqlite_sequence WHERE name = 'sync_changes') AS head FROM sync_clock WHERE id = 1",
-  );
+  const rs = await tx.execute(`SELECT folded_seq, ${HEAD_SEQ_SQL} AS head FROM sync_clock WHERE id = 1`);
   const from = Number(rs.rows[0]!.folded_seq);
   const head = Number(rs.rows[0]!.head ?? 0);
   if (head <= from) return 0;

@@ -4,6 +4,7 @@ import { applyRemote } from "./apply.ts";
 import { backfillSql, syncMigrationSql, syncStatements } from "./capture.ts";
 import { HybridClock, MAX_DRIFT_MS } from "./clock.ts";
 import { inLane, writeBatch } from "./lane.ts";
+import { changeLogUpgrade } from "./log-seq.ts";
 import type { SnapshotRow, WireChange } from "./protocol.ts";
 import { type ResolvedTable, type Role, resolveTable, type SyncedTableSpec, sends } from "./spec.ts";
 import { SYNCED_TABLES } from "./tables.ts";
@@ -59,8 +60,11 @@ export async function installSync(
   const tables = resolved.filter(present);
   // One transaction: a server and its workers may start together on one database file,
   // and interleaved DROP/CREATE TRIGGER from two processes would collide.
+  const upgrade = await changeLogUpgrade(client);
   await inLane(client, () =>
-    client.executeMultiple(`BEGIN IMMEDIATE;\n${syncStatements(tables, opts.role).join("\n")}\nCOMMIT;`),
+    client.executeMultiple(
+      `BEGIN IMMEDIATE;\n${[...upgrade, ...syncStatements(tables, opts.role)].join("\n")}\nCOMMIT;`,
+    ),
   );
   const schemaVersion = opts.schemaVersion ?? (await countMigrations(client));
   await writeBatch(client, [

@@ -4,6 +4,7 @@ import type { Exec } from "./clock.ts";
 import { foldLocal } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeBatch, writeTransaction } from "./lane.ts";
+import { KEEP_NEWEST } from "./log-seq.ts";
 
 /*
  * The edge's outbox (sync_changes) and its bookkeeping row in sync_peers (site "upstream").
@@ -64,7 +65,7 @@ export async function ackOutbox(client: Client, acked: number, serverSite: strin
       args: [acked, Date.now(), serverSite, UPSTREAM],
     },
     {
-      sql: "DELETE FROM sync_changes WHERE seq <= MIN(?, (SELECT folded_seq FROM sync_clock WHERE id = 1))",
+      sql: `DELETE FROM sync_changes WHERE seq <= MIN(?, (SELECT folded_seq FROM sync_clock WHERE id = 1)) AND ${KEEP_NEWEST}`,
       args: [acked],
     },
   ]);
@@ -75,7 +76,7 @@ export function pruneOutbox(ctx: SyncContext): Promise<number> {
   return writeTransaction(ctx.client, async (tx) => {
     await foldLocal(tx, ctx);
     const rs = await tx.execute({
-      sql: "DELETE FROM sync_changes WHERE seq <= (SELECT acked_seq FROM sync_peers WHERE site = ?)",
+      sql: `DELETE FROM sync_changes WHERE seq <= (SELECT acked_seq FROM sync_peers WHERE site = ?) AND ${KEEP_NEWEST}`,
       args: [UPSTREAM],
     });
     return rs.rowsAffected;

@@ -194,10 +194,9 @@ async function scenario(edgeCount: number, ops: Op[]): Promise<void> {
         // The server forgets its whole change log (as GC does, after folding its own changes
         // into their stamps, but keeping tombstones): edges must re-bootstrap.
         await foldNow(server.ctx);
-        await server.exec(
-          "UPDATE sync_clock SET gc_seq = (SELECT seq FROM sqlite_sequence WHERE name = 'sync_changes')",
-        );
-        await server.exec("DELETE FROM sync_changes");
+        await server.exec("UPDATE sync_clock SET gc_seq = (SELECT coalesce(max(seq), 0) FROM sync_changes)");
+        // All but the newest row, which holds the numbering (sync/log-seq.ts).
+        await server.exec("DELETE FROM sync_changes WHERE seq < (SELECT max(seq) FROM sync_changes)");
       } else if (o.kind === "clock") {
         await replicas[o.r % replicas.length]!.ctx.clock.setWallOffset(o.offsetMin * 60_000);
       } else {

@@ -7,6 +7,9 @@
 // to dist/, the sources run through tsx's loader in this process instead.
 import { pathToFileURL } from "node:url";
 import { build, bundleIsFresh } from "./build.js";
+import { answerLibcFromLdd } from "./libc-hint.js";
+
+answerLibcFromLdd();
 
 const entry = bundleIsFresh() ?? (await rebuild());
 if (entry) {

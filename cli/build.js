@@ -18,8 +18,7 @@ const MANIFEST = "build.json";
 // few files instead of ~260 (drizzle-orm alone is 113 ESM files, zod 95, hono 41): about a third
 // less CPU to the first /healthz than with every package external (measured 570 vs 920 ms). Everything else stays external and resolves from
 // ./node_modules at run time: native (libsql), optional or loaded on first use (node-llama-cpp,
-// ollama, the remote libSQL client), server-only (bullmq, ioredis), process-global state
-// (@opentelemetry/api, which an SDK registered by the user must share). All code that touches
+// ollama, the remote libSQL client), server-only (bullmq, ioredis). All code that touches
 // these packages is in the bundle, so there is one copy of each (one zod, one drizzle).
 const BUNDLED_PACKAGES = new Set([
   "zod",
@@ -29,7 +28,15 @@ const BUNDLED_PACKAGES = new Set([
   "@hono/zod-validator",
   "@asteasolutions/zod-to-openapi",
   "drizzle-orm",
+  // @opentelemetry/api keeps its state on globalThis (a versioned Symbol.for key), so the
+  // bundled copy and an SDK the user registers with their own copy see one tracer provider.
+  "@opentelemetry/api",
+  // The local libSQL client's JavaScript; its native driver (libsql) stays external.
+  "@libsql/core",
+  "js-base64",
 ]);
+/** Single entry points of packages that otherwise stay external (the rest of @libsql/client is remote-only). */
+const BUNDLED_IMPORTS = new Set(["@libsql/client/sqlite3"]);
 const ENTRY_OUT = "sutazai.js";
 // Outputs of an earlier build that a node started before a rebuild may still import lazily.
 const KEEP_OLD_OUTPUTS_MS = 60 * 60 * 1000;
@@ -178,7 +185,9 @@ function externalPackages() {
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         const name = args.path.split("/", args.path.startsWith("@") ? 2 : 1).join("/");
-        return BUNDLED_PACKAGES.has(name) ? undefined : { path: args.path, external: true };
+        return BUNDLED_PACKAGES.has(name) || BUNDLED_IMPORTS.has(args.path)
+          ? undefined
+          : { path: args.path, external: true };
       });
     },
   };

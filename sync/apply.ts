@@ -6,7 +6,15 @@ import { writeTransaction } from "./lane.ts";
 import { EMPTY_STATE, isAlive, merge, type RowState, registers } from "./merge.ts";
 import type { SnapshotRow, WireChange } from "./protocol.ts";
 import { classify, isConstraintError, type Quarantined, writeQuarantine } from "./quarantine.ts";
-import { insertNewVersions, isComplete, loadLocal, type RowWrite, versionedKeys, writeRows } from "./rows.ts";
+import {
+  insertNewVersions,
+  isComplete,
+  loadColumn,
+  loadLocal,
+  type RowWrite,
+  versionedKeys,
+  writeRows,
+} from "./rows.ts";
 import { type ResolvedTable, rowKey } from "./spec.ts";
 import { stampHlc, stampOf } from "./stamp.ts";
 
@@ -119,7 +127,9 @@ async function inTransaction(
     for (const t of ctx.tables) {
       const group = groups.get(t.name);
       if (!group) continue;
-      const pending = [...group.values()];
+      const pending = t.ownerColumn
+        ? await ownRowsOnly(tx, t, [...group.values()], quarantined, failed)
+        : [...group.values()];
       if (!careful) {
         await applyTable(tx, t, pending, result);
         continue;
@@ -155,6 +165,42 @@ async function inTransaction(
     await input.beforeCommit?.();
     await tx.execute("UPDATE sync_clock SET applying = 0 WHERE id = 1");
     return result;
+  });
+}
+
+/**
+ * A row with an owner (SyncedTableSpec.ownerColumn) may only be changed by its owner: the
+ * incoming row must name the sender (checked in classify), and so must the row stored here.
+ * Otherwise a node could overwrite another node's row, or one the server made itself (those
+ * have no stamps, so they would count as oldest and lose), just by reusing its key.
+ */
+async function ownRowsOnly(
+  tx: Transaction,
+  t: ResolvedTable,
+  pending: Pending[],
+  quarantined: Quarantined[],
+  failed: Set<WireChange>,
+): Promise<Pending[]> {
+  const column = t.ownerColumn!;
+  const owners = await loadColumn(
+    tx,
+    t,
+    pending.map((p) => p.pk),
+    column,
+  );
+  return pending.filter((p) => {
+    if (!owners.has(p.key)) return true;
+    const owner = owners.get(p.key);
+    const foreign = p.changes.filter((c) => c.site !== owner);
+    for (const change of foreign) {
+      failed.add(change);
+      quarantined.push({
+        change,
+        kind: "rejected",
+        reason: `the "${t.name}" row ${p.key} belongs to ${JSON.stringify(owner)}, not to ${change.site} which sent it`,
+      });
+    }
+    return foreign.length === 0;
   });
 }
 

@@ -88,6 +88,25 @@ export async function versionedKeys(tx: Exec, t: ResolvedTable, keys: string[]):
   return out;
 }
 
+/** One column of the stored rows with these keys, by row key (rows not in the table are absent). */
+export async function loadColumn(
+  tx: Exec,
+  t: ResolvedTable,
+  pks: unknown[][],
+  column: string,
+): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  for (const part of chunks(pks)) {
+    const found = await jsonRows(
+      tx,
+      `SELECT json_group_array(json_array(json_array(${t.pk.map(q).join(", ")}), ${q(column)})) AS j FROM ${q(t.name)} WHERE ${keyIn(t)}`,
+      [JSON.stringify(part)],
+    );
+    for (const [pk, value] of found as Array<[unknown[], unknown]>) out.set(JSON.stringify(pk), value);
+  }
+  return out;
+}
+
 /** Loads the stored state of rows: stamps from sync_versions, values from the table or the tombstone. */
 export async function loadLocal(
   tx: Exec,

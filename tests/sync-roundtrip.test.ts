@@ -267,6 +267,34 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     );
   });
 
+  it("refuses a push that reuses the key of another node's invocation, or of one the server made", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    const inv =
+      "INSERT INTO invocations (id, function, trigger, status, node_id, output) VALUES (?, 'echo', 'http', 'succeeded', ?, ?)";
+    await server.exec(inv, ["server-made", server.ctx.siteId, '"server output"']);
+    await b.replica.exec(inv, ["b-made", "site-b", '"b output"']);
+    expect(await b.client.syncNow()).toMatchObject({ pushed: 1, quarantined: 0 });
+    // Edge a sends rows under those ids, naming itself as their node (which alone passes).
+    await a.replica.exec(inv, ["server-made", "site-a", '"forged"']);
+    await a.replica.exec(inv, ["b-made", "site-a", '"forged"']);
+    await a.replica.exec(inv, ["a-made", "site-a", '"a output"']);
+    expect(await a.client.syncNow()).toMatchObject({ pushed: 3, quarantined: 2 });
+    const rows = await server.database.client.execute(
+      "SELECT id, node_id, output FROM invocations ORDER BY id",
+    );
+    expect(rows.rows.map((r) => [r.id, r.node_id, r.output])).toEqual([
+      ["a-made", "site-a", '"a output"'],
+      ["b-made", "site-b", '"b output"'],
+      ["server-made", server.ctx.siteId, '"server output"'],
+    ]);
+    const q = await server.database.client.execute("SELECT reason FROM sync_quarantine ORDER BY id");
+    expect(q.rows.map((r) => String(r.reason))).toEqual([
+      expect.stringMatching(/row \["server-made"\] belongs to "site-server", not to site-a/),
+      expect.stringMatching(/row \["b-made"\] belongs to "site-b", not to site-a/),
+    ]);
+  });
+
   it("keeps invocations of two edges that used the same Idempotency-Key", async () => {
     const a = await edge("a");
     const b = await edge("b");

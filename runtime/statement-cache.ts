@@ -17,8 +17,8 @@ import { createRequire } from "node:module";
  *
  * One thing SQLite's re-prepare does not cover: the client reads a statement's column names
  * BEFORE running it, so a cached `SELECT *` (or `RETURNING *`) would name the columns of the
- * schema it was first prepared against. Statements returning rows whose SQL holds a `*`
- * (other than in COUNT(*)) are therefore never cached.
+ * schema it was first prepared against. Statements returning rows whose SQL has a `*` for
+ * columns (`SELECT *`, `t.*`, `RETURNING *`) are therefore never cached.
  */
 
 interface DriverStatement {
@@ -36,8 +36,8 @@ export const CACHED_STATEMENTS = 256;
 /** Longer SQL (multi-row VALUES lists, generated bulk statements) is rarely repeated verbatim. */
 export const MAX_CACHED_SQL = 4096;
 
-const STAR = /\*/;
-const COUNT_STAR = /count\(\s*\*\s*\)/gi;
+/** A `*` standing for columns: after SELECT [DISTINCT], RETURNING or a comma, maybe as `table.*`. */
+const COLUMNS_STAR = /(?:\bselect(?:\s+distinct)?|\breturning|,)\s*(?:(?:"[^"]*"|\w+)\s*\.\s*)?\*/i;
 
 let installed = false;
 
@@ -71,7 +71,7 @@ export function installStatementCache(): void {
     }
     statementCacheStats.misses++;
     const fresh = prepare.call(this, sql);
-    if (fresh.reader && STAR.test(sql.replace(COUNT_STAR, ""))) return fresh;
+    if (fresh.reader && COLUMNS_STAR.test(sql)) return fresh;
     const stmt = reusable(fresh, () => {
       if (cache.get(sql) === stmt) cache.delete(sql);
     });

@@ -59,6 +59,20 @@ describe("prepared-statement cache", () => {
     expect((await exec(select)).columns).toEqual(["other"]);
   });
 
+  it("caches statements whose `*` multiplies or counts, not those where it stands for columns", async () => {
+    const counts = async (sql: string) => {
+      const before = { ...statementCacheStats };
+      await exec(sql);
+      await exec(sql);
+      return statementCacheStats.hits - before.hits;
+    };
+    expect(await counts("SELECT 6 * 7 AS n, COUNT(*) AS c FROM t")).toBe(1);
+    expect(await counts("SELECT * FROM t")).toBe(0);
+    expect(await counts('SELECT "t".* FROM t')).toBe(0);
+    expect(await counts("SELECT id, t.* FROM t")).toBe(0);
+    expect(await counts("SELECT DISTINCT * FROM t")).toBe(0);
+  });
+
   it("keeps a bounded number of statements per connection, least recently used out first", async () => {
     const first = "SELECT 1 AS one";
     await exec(first);

@@ -31,8 +31,12 @@ interface DriverStatement {
 }
 type Prepare = (this: object, sql: string) => DriverStatement;
 
-/** Statements kept per connection, least recently used dropped first. */
-export const CACHED_STATEMENTS = 256;
+/**
+ * Statements kept per connection, least recently used dropped first: a few times the few
+ * dozen statements a node repeats, and a bound on what a statement holds (its compiled
+ * program, with the triggers of a synced table) across the pool.
+ */
+export const CACHED_STATEMENTS = 64;
 /** Longer SQL (multi-row VALUES lists, generated bulk statements) is rarely repeated verbatim. */
 export const MAX_CACHED_SQL = 4096;
 

@@ -48,7 +48,8 @@ export async function readChangesJson(
     const rs = await exec.execute({
       sql:
         `SELECT json_group_array(${CHANGE_JSON} ORDER BY seq) AS j, COUNT(*) AS n, MAX(seq) AS last FROM ` +
-        "(SELECT * FROM sync_changes WHERE seq > ? AND seq <= ? AND site != ? ORDER BY seq LIMIT ?)",
+        // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)
+        "(SELECT * FROM sync_changes WHERE seq > ? AND seq <= ? AND site != ? AND op != 'marker' ORDER BY seq LIMIT ?)",
       args: [opts.after, opts.upTo ?? Number.MAX_SAFE_INTEGER, opts.exceptSite ?? "", limit],
     });
     const row = rs.rows[0]!;

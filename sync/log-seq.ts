@@ -16,7 +16,7 @@ export const KEEP_NEWEST = `seq < ${HEAD_SEQ_SQL}`;
 /**
  * Statements that rebuild a sync_changes created with AUTOINCREMENT (before this change) as
  * a plain rowid table, keeping every row; when the newest seq was already deleted, a marker
- * row holds its number (every cursor and acknowledgement is past it, so no one reads it).
+ * row holds its number (every cursor and acknowledgement is past it, and readers skip it).
  * Empty when there is nothing to upgrade. The capture triggers are dropped first (they name
  * the table; installSync creates them again right after), all inside installSync's transaction.
  */

@@ -10,6 +10,8 @@ import { KEEP_NEWEST } from "./log-seq.ts";
  * The edge's outbox (sync_changes) and its bookkeeping row in sync_peers (site "upstream").
  */
 export const UPSTREAM = "upstream";
+/** The outbox seq the server has acknowledged, as SQL (rows after it are pending). */
+export const ACKED_SQL = `coalesce((SELECT acked_seq FROM sync_peers WHERE site = '${UPSTREAM}'), 0)`;
 
 export interface UpstreamRow {
   ackedSeq: number;
@@ -46,10 +48,7 @@ export async function readOutbox(
 
 /** Outbox rows the server has not acknowledged yet. */
 export async function countOutbox(exec: Exec): Promise<number> {
-  const rs = await exec.execute({
-    sql: "SELECT COUNT(*) AS n FROM sync_changes WHERE seq > coalesce((SELECT acked_seq FROM sync_peers WHERE site = ?), 0)",
-    args: [UPSTREAM],
-  });
+  const rs = await exec.execute(`SELECT COUNT(*) AS n FROM sync_changes WHERE seq > ${ACKED_SQL}`);
   return Number(rs.rows[0]!.n);
 }
 

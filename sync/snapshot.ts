@@ -5,6 +5,7 @@ import { headSeq } from "./changelog.ts";
 import { foldLocal } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeStatement, writeTransaction } from "./lane.ts";
+import { ACKED_SQL } from "./outbox.ts";
 import type { SnapshotPage, SnapshotRow } from "./protocol.ts";
 import { type ResolvedTable, receives, sends } from "./spec.ts";
 
@@ -133,9 +134,12 @@ export async function rebootstrap(
     await tx.execute("UPDATE sync_clock SET applying = 1 WHERE id = 1");
     await foldLocal(tx, ctx);
     for (const t of ctx.tables.filter((t) => t.versioned && receives(ctx.role, t))) {
+      // Gone: not in the snapshot, and no write of ours the server has yet to receive (outbox
+      // rows up to the acknowledged seq stay a while, folded or kept as the newest: the server
+      // has those, and if the row is not in its snapshot it deleted it since).
       const gone =
         "SELECT v.pk FROM sync_versions v WHERE v.tbl = ? AND v.pk NOT IN (SELECT pk FROM sync_bootstrap WHERE tbl = ?) " +
-        "AND v.pk NOT IN (SELECT pk FROM sync_changes WHERE tbl = ?)";
+        `AND v.pk NOT IN (SELECT pk FROM sync_changes WHERE tbl = ? AND seq > ${ACKED_SQL})`;
       const key = `json_array(${t.pk.map(q).join(", ")})`;
       await tx.execute({
         sql: `DELETE FROM ${q(t.name)} WHERE ${key} IN (${gone})`,

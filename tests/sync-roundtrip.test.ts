@@ -157,6 +157,23 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     expect(await readState(a.replica)).toEqual(await readState(b.replica));
   });
 
+  it("re-bootstrapping drops a row deleted meanwhile even when the edge's own last write was to it", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    await b.replica.exec(put, ["keep", '"1"', 1]);
+    await b.replica.exec(put, ["gone", '"1"', 1]); // b's newest change: its row stays in the outbox
+    await b.client.syncNow();
+    await b.client.maintain(); // acknowledged, folded, pruned
+    await a.client.syncNow();
+    await a.replica.exec("DELETE FROM state WHERE key = 'gone'");
+    await a.client.syncNow();
+    await server.database.client.execute("UPDATE sync_peers SET last_seen_at = 0 WHERE site = 'site-b'");
+    await collectGarbage(server.ctx, 0);
+    expect(await b.client.syncNow()).toMatchObject({ rebootstrapped: true });
+    expect((await readState(b.replica)).map((r) => r.key)).toEqual(["keep"]);
+    expect(await readState(b.replica)).toEqual(await readState(server));
+  });
+
   it("quarantines a change that breaks a constraint instead of stalling the queue", async () => {
     // A synced table with a unique column two edges can both claim offline.
     const tables = [...SYNCED_TABLES, { table: tags, mode: "row" as const, direction: "up" as const }];

@@ -28,6 +28,7 @@ interface DriverStatement {
   get(...args: unknown[]): unknown;
   iterate(...args: unknown[]): unknown;
   raw(toggle?: boolean): DriverStatement;
+  safeIntegers(toggle?: boolean): DriverStatement;
 }
 type Prepare = (this: object, sql: string) => DriverStatement;
 
@@ -40,8 +41,10 @@ export const CACHED_STATEMENTS = 64;
 /** Longer SQL (multi-row VALUES lists, generated bulk statements) is rarely repeated verbatim. */
 export const MAX_CACHED_SQL = 4096;
 
-/** A `*` standing for columns: after SELECT [DISTINCT], RETURNING or a comma, maybe as `table.*`. */
-const COLUMNS_STAR = /(?:\bselect(?:\s+distinct)?|\breturning|,)\s*(?:(?:"[^"]*"|\w+)\s*\.\s*)?\*/i;
+/** A `*` standing for columns: after SELECT [DISTINCT|ALL], RETURNING or a comma, maybe as `table.*`. */
+const COLUMNS_STAR = /(?:\bselect(?:\s+(?:distinct|all))?|\breturning|,)\s*(?:(?:"[^"]*"|\w+)\s*\.\s*)?\*/i;
+/** SQL comments, which may sit between SELECT and its `*`. */
+const withoutComments = (sql: string) => sql.replace(/\/\*[\s\S]*?\*\/|--[^\n]*/g, " ");
 
 let installed = false;
 
@@ -75,21 +78,45 @@ export function installStatementCache(): void {
     }
     statementCacheStats.misses++;
     const fresh = prepare.call(this, sql);
-    if (fresh.reader && COLUMNS_STAR.test(sql)) return fresh;
-    const stmt = reusable(fresh, () => {
-      if (cache.get(sql) === stmt) cache.delete(sql);
-    });
+    if (fresh.reader && COLUMNS_STAR.test(withoutComments(sql))) return fresh;
+    const stmt = reusable(
+      fresh,
+      () => {
+        if (cache.get(sql) === stmt) cache.delete(sql);
+      },
+      () => prepare.call(this, sql),
+    );
     cache.set(sql, stmt);
     if (cache.size > CACHED_STATEMENTS) cache.delete(cache.keys().next().value!);
     return stmt;
   };
 }
 
-/** The statement, evicted when one of its executions throws. */
-function reusable(stmt: DriverStatement, evict: () => void): DriverStatement {
+/**
+ * The statement, evicted when one of its executions throws. A reused statement keeps the
+ * values bound by its last run, so a run passing fewer positional values than the first one
+ * (a caller's mistake, which SQLite answers with NULLs) runs on a freshly prepared statement.
+ */
+function reusable(
+  stmt: DriverStatement,
+  evict: () => void,
+  prepareFresh: () => DriverStatement,
+): DriverStatement {
+  let positional: number | undefined;
+  let rawMode: boolean | undefined;
+  let safeMode: boolean | undefined;
+  const freshLikeThis = () => {
+    const fresh = prepareFresh();
+    if (safeMode !== undefined) fresh.safeIntegers(safeMode);
+    if (rawMode !== undefined && notReader === undefined) fresh.raw(rawMode);
+    return fresh;
+  };
   for (const method of ["run", "all", "get", "iterate"] as const) {
     const original = stmt[method];
     stmt[method] = function (this: DriverStatement, ...args: unknown[]) {
+      const count = args.length === 1 && Array.isArray(args[0]) ? args[0].length : -1;
+      positional ??= count;
+      if (count !== positional) return freshLikeThis()[method](...args);
       try {
         return original.apply(this, args);
       } catch (err) {
@@ -105,11 +132,18 @@ function reusable(stmt: DriverStatement, evict: () => void): DriverStatement {
   stmt.raw = function (this: DriverStatement, toggle?: boolean) {
     if (notReader !== undefined && toggle !== false) throw notReader;
     try {
-      return raw.call(this, toggle);
+      const out = raw.call(this, toggle);
+      rawMode = toggle ?? true;
+      return out;
     } catch (err) {
       notReader = err;
       throw err;
     }
+  };
+  const safeIntegers = stmt.safeIntegers;
+  stmt.safeIntegers = function (this: DriverStatement, toggle?: boolean) {
+    safeMode = toggle ?? true;
+    return safeIntegers.call(this, toggle);
   };
   return stmt;
 }

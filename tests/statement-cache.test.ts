@@ -71,6 +71,16 @@ describe("prepared-statement cache", () => {
     expect(await counts('SELECT "t".* FROM t')).toBe(0);
     expect(await counts("SELECT id, t.* FROM t")).toBe(0);
     expect(await counts("SELECT DISTINCT * FROM t")).toBe(0);
+    expect(await counts("SELECT ALL * FROM t")).toBe(0);
+    expect(await counts("SELECT /* every column */ * FROM t")).toBe(0);
+    expect(await counts("SELECT -- every column\n * FROM t")).toBe(0);
+  });
+
+  it("binds NULL, not the last run's value, to a parameter a later run leaves out", async () => {
+    const pair = "SELECT ? AS a, ? AS b";
+    expect((await exec(pair, [1, 2])).rows[0]).toMatchObject({ a: 1, b: 2 });
+    expect((await exec(pair, [3])).rows[0]).toMatchObject({ a: 3, b: null });
+    expect((await exec(pair, [4, 5])).rows[0]).toMatchObject({ a: 4, b: 5 });
   });
 
   it("keeps a bounded number of statements per connection, least recently used out first", async () => {

@@ -5,5 +5,5 @@ export declare const ROOT: string;
 export declare const DIST: string;
 /** The bundle's entry when every file it was built from is older than the build; undefined when stale or missing. */
 export declare function bundleIsFresh(outdir?: string): string | undefined;
-/** Bundles cli/main.ts into `outdir` (default dist/) and resolves to the entry's path. */
+/** Bundles cli/entry.ts into `outdir` (default dist/sutazai.cjs) and resolves to the entry's path. */
 export declare function build(outdir?: string): Promise<string>;

@@ -29,10 +29,13 @@ export async function runBundle(entry, argv) {
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: entry,
     cachedData,
-    // import() inside the bundle (optional packages) resolves as it would in a module of ours.
-    importModuleDynamically:
-      vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ?? ((specifier) => import(specifier)),
+    // For an import() inside the bundle (we route ours through __sutazaiImport): works when
+    // the script was compiled afresh, not from a cache.
+    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
+  // Optional packages load through this (runtime/optional-package.ts): an import() inside a
+  // script compiled from a code cache finds no module loader in Node 20.
+  globalThis.__sutazaiImport = (specifier) => import(specifier);
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(entry), module, entry, dirname(entry));
   const save =

@@ -5,6 +5,7 @@ import { createClient as createLocalClient } from "@libsql/client/sqlite3";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { drizzle } from "drizzle-orm/libsql/sqlite3";
 import * as schema from "../schema/index.ts";
+import { importPackage } from "./optional-package.ts";
 import { installStatementCache } from "./statement-cache.ts";
 
 export type Db = LibSQLDatabase<typeof schema>;
@@ -31,7 +32,9 @@ export async function openDatabase(location: string, opts: { authToken?: string 
   // The local-only client loads in a third of the time of the full one, which also carries
   // the remote protocols; those load only when a remote URL is configured.
   if (local) installStatementCache();
-  const client = local ? createLocalClient(config) : (await import("@libsql/client")).createClient(config);
+  const client = local
+    ? createLocalClient(config)
+    : (await importPackage<typeof import("@libsql/client")>("@libsql/client")).createClient(config);
   if (local) {
     // WAL lets readers proceed during a write; NORMAL sync is durable across process
     // crashes (only an OS crash can lose the last commits), which is the right trade on a gateway.

@@ -24,6 +24,7 @@ const ENTRY = join(REPO_ROOT, "dist", "sutazai.cjs");
 const manifestOf = () =>
   JSON.parse(readFileSync(join(REPO_ROOT, "dist", "build.json"), "utf8")) as { hash: string };
 const codeCache = () => join(REPO_ROOT, "dist", `sutazai.${manifestOf().hash}.${process.version}.cache`);
+const cached = () => existsSync(codeCache()) && statSync(codeCache()).size > 100_000;
 const run = promisify(execFile);
 
 afterAll(async () => {
@@ -87,8 +88,10 @@ describe("the bundle in dist/", () => {
 
   it("keeps optional and server-only packages out of an edge start, loaded from node_modules", async () => {
     const code = readFileSync(ENTRY, "utf8");
-    expect(code).toContain('import("node-llama-cpp")');
-    expect(code).toContain('import("ollama")');
+    // Optional packages load on first use (runtime/optional-package.ts), never at start.
+    expect(code).toContain('importPackage("node-llama-cpp")');
+    expect(code).toContain('importPackage("ollama")');
+    expect(code).not.toMatch(/require\("(node-llama-cpp|ollama)"\)/);
     expect(code).toContain('require("bullmq")');
     // ...but an edge start never requires bullmq or ioredis: NODE_DEBUG=module names every
     // package a process looks up.
@@ -109,7 +112,6 @@ describe("the bundle in dist/", () => {
 
   it("saves a V8 code cache on the first start and starts from it afterwards", async () => {
     rmSync(codeCache(), { force: true });
-    const cached = () => existsSync(codeCache()) && statSync(codeCache()).size > 100_000;
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     /** One edge start, kept up until a good cache exists (saved ~1.5 s after start) or for 2.5 s. */
     const once = async (waitForCache: boolean) => {
@@ -144,6 +146,37 @@ describe("the bundle in dist/", () => {
     await once(true);
     expect(cached()).toBe(true);
   });
+
+  it("loads an optional package on first use, also when started from the code cache", async () => {
+    expect(cached()).toBe(true); // left by the test before
+    const model =
+      process.env.SUTAZAI_TEST_MODEL ?? join(REPO_ROOT, "..", "shared", "models", "stories260K.gguf");
+    const adminKey = testAdminKey();
+    const port = await freePort();
+    const proc = spawnNode([BIN, "edge", "--port", String(port), "--data-dir", tempDataDir()], {
+      env: {
+        SUTAZAI_LOG_LEVEL: "info",
+        SUTAZAI_ADMIN_KEY: adminKey,
+        SUTAZAI_LLM_PROVIDER: "embedded",
+        SUTAZAI_LLM_MODEL: model,
+        SUTAZAI_LLM_THREADS: "1",
+      },
+    });
+    try {
+      await waitForLogLine(proc, (l) => l.msg === "listening");
+      const res = await fetch(`http://127.0.0.1:${port}/v1/functions/code-assistant/invoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ action: "explain", code: "let a = 1" }),
+      });
+      const body = (await res.json()) as { status: string; output: { model: string } };
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body).toMatchObject({ status: "succeeded", output: { model: "stories260K" } });
+    } finally {
+      await stopProcess(proc);
+    }
+    expect(proc.stderr()).not.toContain("ExperimentalWarning");
+  }, 60_000);
 });
 
 describe("bundleIsFresh", () => {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type * as NodeLlamaCpp from "node-llama-cpp";
 import { AppError } from "../errors.ts";
+import { importPackage } from "../optional-package.ts";
 import { llmErrors } from "./errors.ts";
 
 /**
@@ -44,7 +45,7 @@ export function defaultThreads(cores = availableParallelism()): number {
 }
 
 export async function importNodeLlamaCpp(
-  importModule: () => Promise<NodeLlamaCppModule> = () => import("node-llama-cpp"),
+  importModule: () => Promise<NodeLlamaCppModule> = () => importPackage<NodeLlamaCppModule>("node-llama-cpp"),
 ): Promise<NodeLlamaCppModule> {
   try {
     return await importModule();

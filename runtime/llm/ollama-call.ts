@@ -1,4 +1,5 @@
 import type { AbortableAsyncIterator, Ollama } from "ollama";
+import { importPackage } from "../optional-package.ts";
 import { type CallScope, withCallScope } from "./call-scope.ts";
 import { llmErrors } from "./errors.ts";
 import { fromOllamaResponse, fromStreamFailure, ollamaFetch } from "./ollama-errors.ts";
@@ -29,7 +30,7 @@ export function createOllamaCaller(host: string, baseFetch?: typeof fetch): Olla
       withCallScope(opts, async (scope) => {
         // A client per call is cheap (it is a config object) and binds this call's signal.
         // The package loads on the first call, so a node without Ollama never pays for it.
-        const { Ollama: OllamaClient } = await import("ollama");
+        const { Ollama: OllamaClient } = await importPackage<typeof import("ollama")>("ollama");
         const client = new OllamaClient({ host, fetch: ollamaFetch(host, scope.signal, baseFetch) });
         try {
           return await fn(client, scope);

@@ -1,11 +1,14 @@
+import { join } from "node:path";
+import type { Client } from "@libsql/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openDatabase } from "../runtime/db.ts";
+import { type Database, openDatabase } from "../runtime/db.ts";
 import { applyMigrations } from "../runtime/migrate.ts";
 import { collectGarbage } from "../sync/changelog.ts";
 import { createSyncClient, type SyncClient } from "../sync/client.ts";
 import { createSyncHub } from "../sync/hub.ts";
 import { installSync } from "../sync/install.ts";
 import { SYNCED_TABLES } from "../sync/tables.ts";
+import { REPO_ROOT, spawnNode } from "./support/spawn-node.ts";
 import {
   FaultyNetwork,
   hubApp,
@@ -15,6 +18,8 @@ import {
   type TempDir,
   tempDir,
 } from "./support/sync-harness.ts";
+
+const INSTALL_CHILD = join(REPO_ROOT, "tests", "support", "install-sync-child.ts");
 
 // sync_changes numbers rows as a plain rowid (max + 1): emptying the outbox or collecting
 // the log must never let a seq come round again, or acknowledged and pulled cursors would
@@ -79,32 +84,43 @@ describe("change-log sequence numbers", () => {
     expect(await readState(edge)).toEqual(await readState(server));
   });
 
+  /** A database whose outbox earlier versions made: AUTOINCREMENT, rows 1..5 of which 1..3 and 5 were deleted. */
+  async function oldOutbox(path: string): Promise<Database> {
+    const database = await openDatabase(path);
+    await applyMigrations(database);
+    const c = database.client;
+    await c.execute(
+      "CREATE TABLE sync_changes (seq integer PRIMARY KEY AUTOINCREMENT NOT NULL, tbl text NOT NULL, pk text NOT NULL, " +
+        "op text NOT NULL, cols text, hlc integer NOT NULL, site text NOT NULL, sv integer NOT NULL)",
+    );
+    for (let i = 1; i <= 5; i++)
+      await c.execute({
+        sql: "INSERT INTO sync_changes (tbl, pk, op, cols, hlc, site, sv) VALUES ('state', ?, 'insert', '{}', ?, 'old', 1)",
+        args: [`["ns","k${i}"]`, i],
+      });
+    await c.execute("DELETE FROM sync_changes WHERE seq IN (1, 2, 3, 5)");
+    return database;
+  }
+
+  /** The outbox after the upgrade and one more captured write: rows kept, numbering kept. */
+  async function expectUpgraded(c: Client): Promise<void> {
+    const table = await c.execute("SELECT sql FROM sqlite_master WHERE name = 'sync_changes'");
+    expect(String(table.rows[0]!.sql)).not.toMatch(/AUTOINCREMENT/i);
+    await c.execute({ sql: put, args: ["k6", '"six"', 6] });
+    const rows = await c.execute("SELECT seq, op, pk FROM sync_changes ORDER BY seq");
+    expect(rows.rows.map((r) => [Number(r.seq), r.op])).toEqual([
+      [4, "insert"],
+      [5, "marker"], // holds the deleted seq 5, so the next write is 6
+      [6, "insert"],
+    ]);
+  }
+
   it("an outbox created with AUTOINCREMENT is rebuilt at start, keeping its rows and numbering", async () => {
-    const database = await openDatabase(`${dir.path}/old.db`);
+    const database = await oldOutbox(`${dir.path}/old.db`);
     try {
-      await applyMigrations(database);
       const c = database.client;
-      // The table as earlier versions created it, with rows 1..5 of which 1..3 and 5 were deleted.
-      await c.execute(
-        "CREATE TABLE sync_changes (seq integer PRIMARY KEY AUTOINCREMENT NOT NULL, tbl text NOT NULL, pk text NOT NULL, " +
-          "op text NOT NULL, cols text, hlc integer NOT NULL, site text NOT NULL, sv integer NOT NULL)",
-      );
-      for (let i = 1; i <= 5; i++)
-        await c.execute({
-          sql: "INSERT INTO sync_changes (tbl, pk, op, cols, hlc, site, sv) VALUES ('state', ?, 'insert', '{}', ?, 'old', 1)",
-          args: [`["ns","k${i}"]`, i],
-        });
-      await c.execute("DELETE FROM sync_changes WHERE seq IN (1, 2, 3, 5)");
       await installSync(database, SYNCED_TABLES, { role: "edge", siteId: "old", schemaVersion: 1 });
-      const table = await c.execute("SELECT sql FROM sqlite_master WHERE name = 'sync_changes'");
-      expect(String(table.rows[0]!.sql)).not.toMatch(/AUTOINCREMENT/i);
-      await c.execute({ sql: put, args: ["k6", '"six"', 6] });
-      const rows = await c.execute("SELECT seq, op, pk FROM sync_changes ORDER BY seq");
-      expect(rows.rows.map((r) => [Number(r.seq), r.op])).toEqual([
-        [4, "insert"],
-        [5, "marker"], // holds the deleted seq 5, so the next write is 6
-        [6, "insert"],
-      ]);
+      await expectUpgraded(c);
       // A second start finds nothing to upgrade and the triggers still capture.
       await installSync(database, SYNCED_TABLES, { role: "edge", siteId: "old", schemaVersion: 1 });
       await c.execute({ sql: put, args: ["k7", '"seven"', 7] });
@@ -113,4 +129,17 @@ describe("change-log sequence numbers", () => {
       database.close();
     }
   });
+
+  it("two processes starting on one old database at once both succeed and leave it upgraded", async () => {
+    const path = `${dir.path}/shared.db`;
+    (await oldOutbox(path)).close();
+    const starts = [0, 1].map(() => spawnNode(["--import", "tsx", INSTALL_CHILD, path]).exited);
+    for (const exit of await Promise.all(starts)) expect(exit).toMatchObject({ code: 0 });
+    const database = await openDatabase(path);
+    try {
+      await expectUpgraded(database.client);
+    } finally {
+      database.close();
+    }
+  }, 30_000);
 });

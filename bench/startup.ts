@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { freshBundle } from "../cli/build.js";
 import { freePort } from "../tests/support/free-port.ts";
 import { CLI_MAIN, REPO_ROOT, spawnNode, stopProcess, tempDataDir } from "../tests/support/spawn-node.ts";
 import { startEdgeNode } from "./lib/servers.ts";
@@ -92,9 +93,9 @@ async function timeBundledStart(args: (port: number) => string[], idleMs: number
 
 /** Runs `start` with the bundle's code cache moved aside, and puts it back afterwards. */
 async function withoutCodeCache<T>(start: () => Promise<T>): Promise<T> {
-  const { hash } = JSON.parse(readFileSync(MANIFEST, "utf8")) as { hash: string };
-  const cache = join(REPO_ROOT, "dist", `sutazai.${hash}.${process.version}.cache`);
-  if (!existsSync(cache)) throw new Error(`startup: no code cache at ${cache} after the warm-up start`);
+  const cache = freshBundle()?.codeCache;
+  if (!cache || !existsSync(cache))
+    throw new Error(`startup: no code cache (${cache}) after the warm-up start`);
   renameSync(cache, `${cache}.aside`);
   try {
     return await start();

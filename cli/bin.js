@@ -5,25 +5,26 @@
 // of the time of compiling the TypeScript through tsx. The bundle never runs stale: when a source
 // it was built from changed since (one stat per source, ~1 ms), it is rebuilt first. Without
 // esbuild, or without write access to dist/, the sources run through tsx's loader instead.
-import { build, bundleIsFresh } from "./build.js";
+import { build, freshBundle } from "./build.js";
 import { answerLibcFromLdd } from "./libc-hint.js";
 import { runBundle } from "./run-bundle.js";
 
 answerLibcFromLdd();
 
-const entry = bundleIsFresh() ?? (await rebuild());
-if (entry) {
-  await runBundle(entry, process.argv.slice(2));
+const bundle = freshBundle() ?? (await rebuild());
+if (bundle) {
+  await runBundle(bundle, process.argv.slice(2));
 } else {
   const { register } = await import("tsx/esm/api");
   register();
   await import("./main.ts");
 }
 
-/** The fresh bundle's entry, or undefined when it cannot be built here (then tsx runs the sources). */
+/** The rebuilt bundle, or undefined when it cannot be built here (then tsx runs the sources). */
 async function rebuild() {
   try {
-    return await build();
+    await build();
+    return freshBundle();
   } catch (err) {
     if (Array.isArray(err?.errors) && err.errors.length > 0) {
       // A compile error in the sources: tsx would fail on it too, so say it once and stop.

@@ -3,7 +3,11 @@
 /** The repository root and the bundle's folder (dist/). */
 export declare const ROOT: string;
 export declare const DIST: string;
-/** The bundle's entry when every file it was built from is older than the build; undefined when stale or missing. */
+/** The bundle and its V8 code cache file when every file it was built from is as at the build; undefined when stale or missing. */
+export declare function freshBundle(
+  outdir?: string,
+): { entry: string; codeCache: string | undefined } | undefined;
+/** freshBundle()'s entry. */
 export declare function bundleIsFresh(outdir?: string): string | undefined;
 /** Bundles cli/entry.ts into `outdir` (default dist/sutazai.cjs) and resolves to the entry's path. */
 export declare function build(outdir?: string): Promise<string>;

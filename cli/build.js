@@ -46,29 +46,43 @@ const KEEP_OLD_OUTPUTS_MS = 60 * 60 * 1000;
 const BUNDLE_URL = "__sutazai_bundle_url";
 
 /**
- * The bundle's entry when every file that went into it is as it was at the build (same mtime
- * and size, not modified since the build started) and still exists; undefined when it must
- * be rebuilt. Costs one
- * stat per bundled source (~150), about a millisecond.
+ * The bundle when every file that went into it is as it was at the build (same mtime and
+ * size, not modified since the build started) and it still exists; undefined when it must be
+ * rebuilt. Costs one stat per bundled source (~150), about a millisecond.
+ *
+ * `codeCache`: where cli/run-bundle.js keeps the V8 code cache of this very build (named by
+ * its content hash, since V8 itself checks only the source's length, and by the Node version);
+ * undefined when the entry is not the file the build wrote (same size and mtime).
  */
-export function bundleIsFresh(outdir = DIST) {
+export function freshBundle(outdir = DIST) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(join(outdir, MANIFEST), "utf8"));
   } catch {
     return undefined;
   }
+  let entry;
   try {
     // Any difference counts, not only "newer": rsync -a, cp -p or a tarball bring older times.
     for (const [input, mtimeMs, size] of manifest.inputs) {
       const st = statSync(join(ROOT, input));
       if (st.mtimeMs !== mtimeMs || st.size !== size || st.mtimeMs >= manifest.startedAt) return undefined;
     }
-    statSync(join(outdir, manifest.entry));
+    entry = statSync(join(outdir, manifest.entry));
   } catch {
     return undefined; // a source or the bundle itself is gone
   }
-  return join(outdir, manifest.entry);
+  const asBuilt =
+    manifest.hash && entry.size === manifest.entrySize && entry.mtimeMs === manifest.entryMtimeMs;
+  return {
+    entry: join(outdir, manifest.entry),
+    codeCache: asBuilt ? join(outdir, `sutazai.${manifest.hash}.${process.version}.cache`) : undefined,
+  };
+}
+
+/** freshBundle()'s entry: the bundle to run, or undefined when it must be rebuilt. */
+export function bundleIsFresh(outdir = DIST) {
+  return freshBundle(outdir)?.entry;
 }
 
 /**

@@ -5,21 +5,20 @@
 // usable cache saves one once it is up, so the functions a start and its first requests run are
 // in it. Measured here: about 130 ms less CPU per edge start.
 //
-// The cache file is named by the bundle's content hash (build.json): V8 itself checks only the
-// source's length, and a cache from another build must never be used. It sits beside the bundle;
-// where that is not writable, every start simply compiles.
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+// The cache file (freshBundle() in build.js names it) belongs to one build: a cache from another
+// must never be used. It sits beside the bundle; where that is not writable, every start simply
+// compiles.
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import vm from "node:vm";
 
 /** After a start that could not use a cache, how long to wait before saving one. */
 const SAVE_AFTER_MS = 1500;
 
-/** Runs `main(argv)` of the bundle at `entry` (a path in dist/) and handles the process exit. */
-export async function runBundle(entry, argv) {
+/** Runs `main(argv)` of the bundle (freshBundle()) and handles the process exit. */
+export async function runBundle({ entry, codeCache: cacheFile }, argv) {
   const source = readFileSync(entry, "utf8");
-  const cacheFile = codeCachePath(entry);
   let cachedData;
   try {
     if (cacheFile) cachedData = readFileSync(cacheFile);
@@ -50,22 +49,6 @@ export async function runBundle(entry, argv) {
     return;
   }
   process.exit(result);
-}
-
-/**
- * dist/sutazai.<content hash>.<node version>.cache when build.json vouches for this very file
- * (same size and mtime as when it was built), undefined otherwise.
- */
-function codeCachePath(entry) {
-  try {
-    const manifest = JSON.parse(readFileSync(join(dirname(entry), "build.json"), "utf8"));
-    const st = statSync(entry);
-    if (!manifest.hash || st.size !== manifest.entrySize || st.mtimeMs !== manifest.entryMtimeMs)
-      return undefined;
-    return join(dirname(entry), `sutazai.${manifest.hash}.${process.version}.cache`);
-  } catch {
-    return undefined;
-  }
 }
 
 function saveCache(script, cacheFile) {

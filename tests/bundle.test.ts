@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleIsFresh, ROOT } from "../cli/build.js";
+import { bundleIsFresh, freshBundle, ROOT } from "../cli/build.js";
 import { freePort } from "./support/free-port.ts";
 import {
   killAllSpawned,
@@ -21,9 +21,7 @@ import {
 // (built by `prepare` at npm install / npm ci), started through cli/bin.js.
 const BIN = join(REPO_ROOT, "cli", "bin.js");
 const ENTRY = join(REPO_ROOT, "dist", "sutazai.cjs");
-const manifestOf = () =>
-  JSON.parse(readFileSync(join(REPO_ROOT, "dist", "build.json"), "utf8")) as { hash: string };
-const codeCache = () => join(REPO_ROOT, "dist", `sutazai.${manifestOf().hash}.${process.version}.cache`);
+const codeCache = () => freshBundle()!.codeCache!;
 const cached = () => existsSync(codeCache()) && statSync(codeCache()).size > 100_000;
 const run = promisify(execFile);
 

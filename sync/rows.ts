@@ -88,24 +88,28 @@ export async function versionedKeys(tx: Exec, t: ResolvedTable, keys: string[]):
   return out;
 }
 
-/** One column of the stored rows with these keys, by row key (rows not in the table are absent). */
-export async function loadColumn(
+/** A SQL expression over the stored rows with these keys, by row key (rows not in the table are absent). */
+async function loadByKey<T>(
   tx: Exec,
   t: ResolvedTable,
   pks: unknown[][],
-  column: string,
-): Promise<Map<string, unknown>> {
-  const out = new Map<string, unknown>();
+  expr: string,
+): Promise<Map<string, T>> {
+  const out = new Map<string, T>();
   for (const part of chunks(pks)) {
     const found = await jsonRows(
       tx,
-      `SELECT json_group_array(json_array(json_array(${t.pk.map(q).join(", ")}), ${q(column)})) AS j FROM ${q(t.name)} WHERE ${keyIn(t)}`,
+      `SELECT json_group_array(json_array(json_array(${t.pk.map(q).join(", ")}), ${expr})) AS j FROM ${q(t.name)} WHERE ${keyIn(t)}`,
       [JSON.stringify(part)],
     );
-    for (const [pk, value] of found as Array<[unknown[], unknown]>) out.set(JSON.stringify(pk), value);
+    for (const [pk, value] of found as Array<[unknown[], T]>) out.set(JSON.stringify(pk), value);
   }
   return out;
 }
+
+/** One column of the stored rows with these keys, by row key. */
+export const loadColumn = (tx: Exec, t: ResolvedTable, pks: unknown[][], column: string) =>
+  loadByKey<unknown>(tx, t, pks, q(column));
 
 /** Loads the stored state of rows: stamps from sync_versions, values from the table or the tombstone. */
 export async function loadLocal(
@@ -120,17 +124,13 @@ export async function loadLocal(
         rows.map((r) => r.key),
       )
     : new Map<string, VersionRow>();
-  const present = new Map<string, Record<string, unknown>>();
   const colsJson = `json_object(${t.cols.map((c) => `'${c}', ${q(c)}`).join(", ")})`;
-  for (const part of chunks(rows)) {
-    const found = await jsonRows(
-      tx,
-      `SELECT json_group_array(json_array(json_array(${t.pk.map(q).join(", ")}), ${colsJson})) AS j FROM ${q(t.name)} WHERE ${keyIn(t)}`,
-      [JSON.stringify(part.map((r) => r.pk))],
-    );
-    for (const [pk, values] of found as Array<[unknown[], Record<string, unknown>]>)
-      present.set(JSON.stringify(pk), values);
-  }
+  const present = await loadByKey<Record<string, unknown>>(
+    tx,
+    t,
+    rows.map((r) => r.pk),
+    colsJson,
+  );
   const out = new Map<string, LocalRow>();
   for (const { key } of rows) {
     const ver = versions.get(key);

@@ -39,7 +39,7 @@ function foldSql(t: ResolvedTable): string {
 export async function foldLocal(tx: Exec, ctx: SyncContext): Promise<number> {
   const rs = await tx.execute(`SELECT folded_seq, ${HEAD_SEQ_SQL} AS head FROM sync_clock WHERE id = 1`);
   const from = Number(rs.rows[0]!.folded_seq);
-  const head = Number(rs.rows[0]!.head ?? 0);
+  const head = Number(rs.rows[0]!.head);
   if (head <= from) return 0;
   // One pass over the range says which tables have local changes in it (on the server the
   // range is mostly remote changes appended to the log: often none).

@@ -1,4 +1,5 @@
 import type { Client } from "@libsql/client";
+import { SYNC_TABLE_STATEMENTS } from "./ddl.ts";
 
 /*
  * How sync_changes numbers its rows. seq is a plain rowid, which SQLite assigns as max + 1:
@@ -12,6 +13,10 @@ export const HEAD_SEQ_SQL = "(SELECT coalesce(max(seq), 0) FROM sync_changes)";
 
 /** Appended to every DELETE of sync_changes rows: the newest row stays. */
 export const KEEP_NEWEST = `seq < ${HEAD_SEQ_SQL}`;
+
+const CHANGES_CREATE = "CREATE TABLE IF NOT EXISTS `sync_changes`";
+/** The table as ddl.ts creates it today: the rebuild takes its definition from there. */
+const CHANGES_DDL = SYNC_TABLE_STATEMENTS.find((s) => s.startsWith(CHANGES_CREATE))!;
 
 /**
  * Statements that rebuild a sync_changes created with AUTOINCREMENT (before this change) as
@@ -31,12 +36,11 @@ export async function changeLogUpgrade(client: Client): Promise<string[]> {
   );
   return [
     ...triggers.rows.map((r) => `DROP TRIGGER IF EXISTS "${String(r.name).replaceAll('"', '""')}";`),
-    "CREATE TABLE sync_changes_rowid (seq integer PRIMARY KEY NOT NULL, tbl text NOT NULL, pk text NOT NULL, " +
-      "op text NOT NULL, cols text, hlc integer NOT NULL, site text NOT NULL, sv integer NOT NULL);",
+    CHANGES_DDL.replace(CHANGES_CREATE, "CREATE TABLE `sync_changes_rowid`"),
     "INSERT INTO sync_changes_rowid SELECT seq, tbl, pk, op, cols, hlc, site, sv FROM sync_changes;",
     "INSERT INTO sync_changes_rowid (seq, tbl, pk, op, cols, hlc, site, sv) " +
       "SELECT s.seq, '', '[]', 'marker', NULL, 0, '', 0 FROM sqlite_sequence s " +
-      "WHERE s.name = 'sync_changes' AND s.seq > (SELECT coalesce(max(seq), 0) FROM sync_changes);",
+      `WHERE s.name = 'sync_changes' AND s.seq > ${HEAD_SEQ_SQL};`,
     "DROP TABLE sync_changes;",
     "ALTER TABLE sync_changes_rowid RENAME TO sync_changes;",
     "DELETE FROM sqlite_sequence WHERE name = 'sync_changes';",

@@ -74,10 +74,7 @@ export async function ackOutbox(client: Client, acked: number, serverSite: strin
 export function pruneOutbox(ctx: SyncContext): Promise<number> {
   return writeTransaction(ctx.client, async (tx) => {
     await foldLocal(tx, ctx);
-    const rs = await tx.execute({
-      sql: `DELETE FROM sync_changes WHERE seq <= (SELECT acked_seq FROM sync_peers WHERE site = ?) AND ${KEEP_NEWEST}`,
-      args: [UPSTREAM],
-    });
+    const rs = await tx.execute(`DELETE FROM sync_changes WHERE seq <= ${ACKED_SQL} AND ${KEEP_NEWEST}`);
     return rs.rowsAffected;
   });
 }

@@ -102,9 +102,11 @@ function reusable(
   evict: () => void,
   prepareFresh: () => DriverStatement,
 ): DriverStatement {
+  // What the client set on this statement, to set it on a fresh one too.
   let positional: number | undefined;
   let rawMode: boolean | undefined;
   let safeMode: boolean | undefined;
+  let notReader: unknown; // raw()'s error for a statement that returns no rows
   const freshLikeThis = () => {
     const fresh = prepareFresh();
     if (safeMode !== undefined) fresh.safeIntegers(safeMode);
@@ -128,7 +130,6 @@ function reusable(
   // The client calls raw(true) on every execute and takes a throw to mean "returns no rows":
   // remember that answer instead of building a new exception each time.
   const raw = stmt.raw;
-  let notReader: unknown;
   stmt.raw = function (this: DriverStatement, toggle?: boolean) {
     if (notReader !== undefined && toggle !== false) throw notReader;
     try {

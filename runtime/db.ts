@@ -31,11 +31,11 @@ export async function openDatabase(location: string, opts: { authToken?: string 
   const config: Config = { url, authToken: opts.authToken, timeout: 10_000, concurrency: POOL_SIZE };
   // The local-only client loads in a third of the time of the full one, which also carries
   // the remote protocols; those load only when a remote URL is configured.
-  if (local) installStatementCache();
   const client = local
     ? createLocalClient(config)
     : (await importPackage<typeof import("@libsql/client")>("@libsql/client")).createClient(config);
   if (local) {
+    installStatementCache(); // before the first statement: see statement-cache.ts
     // WAL lets readers proceed during a write; NORMAL sync is durable across process
     // crashes (only an OS crash can lose the last commits), which is the right trade on a gateway.
     await client.execute("PRAGMA journal_mode=WAL");

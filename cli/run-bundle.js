@@ -3,7 +3,7 @@
 // module.enableCompileCache() does for them what this does for one CommonJS file): the bundle is
 // compiled as a vm.Script from the bytecode a previous start saved, and a node start without a
 // usable cache saves one once it is up, so the functions a start and its first requests run are
-// in it. Measured here: about 130 ms less CPU per edge start.
+// in it. Measured here: 130-170 ms less CPU per edge start.
 //
 // The cache file (freshBundle() in build.js names it) belongs to one build: a cache from another
 // must never be used. It sits beside the bundle; where that is not writable, every start simply

@@ -30,6 +30,14 @@ export async function runInvokeBench(
         () => startScript("bare-server.ts"),
         (s) => drive(s, "/noop"),
       ),
+    // Not a goal: the bare handler plus a durable invocations row (bench/floor-server.ts),
+    // the least the issue asks of an invocation: what ratio is reachable at all here.
+    floor: () =>
+      measure(
+        "floor",
+        () => startScript("floor-server.ts", ["--data-dir", tempDataDir("sutazai-bench-floor-")]),
+        (s) => drive(s, "/noop"),
+      ),
     key: () =>
       measure(
         "invoke_key",
@@ -72,8 +80,8 @@ export async function runInvokeBench(
       cpu[name] = Math.min(cpu[name] ?? Number.POSITIVE_INFINITY, r.cpu_us_per_req ?? Number.NaN);
     }
   }
-  const { bare, key, jwt, noauth, direct } = best as Record<
-    "bare" | "key" | "jwt" | "noauth" | "direct",
+  const { bare, floor, key, jwt, noauth, direct } = best as Record<
+    "bare" | "floor" | "key" | "jwt" | "noauth" | "direct",
     LoadResult
   >;
 
@@ -90,6 +98,10 @@ export async function runInvokeBench(
     auth_ratio: round3(Math.min(key.rps, jwt.rps) / noauth.rps),
     // Not a goal: the invocation path behind a one-route Hono app, to locate the overhead.
     direct_invoke_rps: direct.rps,
+    // Not a goal: bare handler + one group-committed invocations row, against bare.
+    floor_rps: floor.rps,
+    floor_ratio: round3(floor.rps / bare.rps),
+    floor_ratio_cpu: round3(cpu.bare! / cpu.floor!),
     // Server CPU µs per request (lowest over the rounds): a CPU-bound server's throughput is
     // its inverse, and unlike req/s it hardly depends on what else the box is running. The
     // *_cpu ratios are the two goals computed from it: the check that survives a busy box.

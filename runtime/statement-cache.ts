@@ -18,7 +18,12 @@ import { createRequire } from "node:module";
  * One thing SQLite's re-prepare does not cover: the client reads a statement's column names
  * BEFORE running it, so a cached `SELECT *` (or `RETURNING *`) would name the columns of the
  * schema it was first prepared against. Statements returning rows whose SQL has a `*` for
- * columns (`SELECT *`, `t.*`, `RETURNING *`) are therefore never cached.
+ * columns (`SELECT *`, `t.*`, `RETURNING *`) are therefore never cached. For the same reason a
+ * column's name (its case) and declared type come from the schema a statement was prepared
+ * against: so every cache is emptied after a CREATE, DROP or ALTER runs on any connection of
+ * this process. (DDL run by another process on the same file is not seen; SQLite still
+ * re-prepares, only the names' case and declared types could lag until the statement leaves
+ * the cache.)
  */
 
 interface DriverStatement {
@@ -31,6 +36,7 @@ interface DriverStatement {
   safeIntegers(toggle?: boolean): DriverStatement;
 }
 type Prepare = (this: object, sql: string) => DriverStatement;
+type Exec = (this: object, sql: string) => unknown;
 
 /**
  * Statements kept per connection, least recently used dropped first: a few times the few
@@ -46,6 +52,13 @@ const COLUMNS_STAR = /(?:\bselect(?:\s+(?:distinct|all))?|\breturning|,)\s*(?:(?
 /** SQL comments, which may sit between SELECT and its `*`. */
 const withoutComments = (sql: string) => sql.replace(/\/\*[\s\S]*?\*\/|--[^\n]*/g, " ");
 
+/** A statement that changes the schema (after any leading space and comments). */
+const DDL = /^\s*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)\s*)*(?:create|drop|alter)\b/i;
+/** The same at the start of any statement of a multi-statement script. */
+const DDL_IN_SCRIPT = /(?:^|;)\s*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)\s*)*(?:create|drop|alter)\b/i;
+/** Bumped whenever DDL is prepared or exec'd on any connection: a cache from before is stale. */
+let schemaGeneration = 0;
+
 let installed = false;
 
 /** Prepares served from the cache and prepared afresh, since the process started. */
@@ -55,20 +68,29 @@ export const statementCacheStats = { hits: 0, misses: 0 };
 export function installStatementCache(): void {
   if (installed) return;
   installed = true;
-  const Database = createRequire(import.meta.url)("libsql") as { prototype: { prepare: Prepare } };
+  const Database = createRequire(import.meta.url)("libsql") as {
+    prototype: { prepare: Prepare; exec: Exec };
+  };
   const prepare = Database.prototype.prepare;
-  const caches = new WeakMap<object, Map<string, DriverStatement>>();
+  const exec = Database.prototype.exec;
+  const caches = new WeakMap<object, { generation: number; statements: Map<string, DriverStatement> }>();
 
+  Database.prototype.exec = function execNoticingDdl(sql: string): unknown {
+    if (DDL_IN_SCRIPT.test(sql)) schemaGeneration++;
+    return exec.call(this, sql);
+  };
   Database.prototype.prepare = function cachedPrepare(sql: string): DriverStatement {
+    if (DDL.test(sql)) schemaGeneration++;
     if (sql.length > MAX_CACHED_SQL) {
       statementCacheStats.misses++;
       return prepare.call(this, sql);
     }
-    let cache = caches.get(this);
-    if (!cache) {
-      cache = new Map();
-      caches.set(this, cache);
+    let entry = caches.get(this);
+    if (!entry || entry.generation !== schemaGeneration) {
+      entry = { generation: schemaGeneration, statements: new Map() };
+      caches.set(this, entry);
     }
+    const cache = entry.statements;
     const hit = cache.get(sql);
     if (hit) {
       statementCacheStats.hits++;

@@ -59,6 +59,31 @@ describe("prepared-statement cache", () => {
     expect((await exec(select)).columns).toEqual(["other"]);
   });
 
+  it.each([
+    [
+      "one statement at a time",
+      async (sql: string[]) => {
+        for (const s of sql) await exec(s);
+      },
+    ],
+    ["as one script", (sql: string[]) => database.client.executeMultiple(sql.join(";\n"))],
+  ])(
+    "names columns as the current schema does after a table is dropped and recreated (%s)",
+    async (_, run) => {
+      const select = "SELECT name FROM t";
+      await exec("INSERT INTO t (id, name) VALUES (1, 'a')");
+      const before = await exec(select);
+      expect(before.columns).toEqual(["name"]);
+      expect(before.columnTypes).toEqual(["TEXT"]);
+      await run(["/* rebuilt */ DROP TABLE t", "-- new case\n  CREATE TABLE t (NAME INTEGER)"]);
+      await exec("INSERT INTO t (NAME) VALUES (7)");
+      const after = await exec(select);
+      expect(after.columns).toEqual(["NAME"]);
+      expect(after.columnTypes).toEqual(["INTEGER"]);
+      expect(after.rows[0]!.NAME).toBe(7);
+    },
+  );
+
   it("caches statements whose `*` multiplies or counts, not those where it stands for columns", async () => {
     const counts = async (sql: string) => {
       const before = { ...statementCacheStats };

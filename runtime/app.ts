@@ -1,14 +1,14 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { secureHeaders } from "hono/secure-headers";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { canInvoke } from "./auth/rbac.ts";
-import { AppError, fieldErrors } from "./errors.ts";
+import { AppError } from "./errors.ts";
 import type { FunctionEnv } from "./function.ts";
 import { DOCS_HTML } from "./http/docs-page.ts";
 import { errorHandler, notFoundHandler } from "./http/error-handler.ts";
 import { jsonBody } from "./http/json-body.ts";
+import { securityHeaders } from "./http/node-http.ts";
 import { auditRoutes } from "./http/routes-audit.ts";
 import { authRoutes } from "./http/routes-auth.ts";
 import { functionRoutes } from "./http/routes-functions.ts";
@@ -20,6 +20,7 @@ import { metricsRoutes } from "./http/routes-metrics.ts";
 import { modelRoutes } from "./http/routes-models.ts";
 import { stateRoutes } from "./http/routes-state.ts";
 import { workflowRoutes } from "./http/routes-workflows.ts";
+import { requestInvalid } from "./http/schemas.ts";
 import type { AppEnv, Platform } from "./platform.ts";
 
 /** Paths anyone may call: probes, public keys, and the API description (it holds no data). */
@@ -33,16 +34,12 @@ export function createApp(platform: Platform, extraRoutes: RouteGroup[] = []): O
   const app = new OpenAPIHono<AppEnv>({
     // Validation failures of declared params/query become 400/422 problems with field paths.
     defaultHook: (result) => {
-      if (!result.success) {
-        throw new AppError(400, "REQUEST_INVALID", "The request's parameters are invalid.", {
-          errors: fieldErrors(result.error.issues),
-        });
-      }
+      if (!result.success) throw requestInvalid(result.error.issues);
     },
   });
   app.onError(errorHandler(platform.log));
   app.notFound(notFoundHandler);
-  app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+  app.use("*", securityHeaders());
   // CORS is off unless origins are configured: browsers elsewhere cannot call the API.
   if (platform.config.corsOrigins.length > 0) {
     app.use(

@@ -42,8 +42,17 @@ describe("platform endpoints", () => {
   });
 
   it("/openapi.json describes the invoke route and /docs is self-contained", async () => {
-    const doc = (await (await node.request("/openapi.json")).json()) as { paths: Record<string, unknown> };
+    const doc = (await (await node.request("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string }> }>>;
+    };
     expect(Object.keys(doc.paths)).toContain("/v1/functions/{name}/invoke");
+    const invoke = doc.paths["/v1/functions/{name}/invoke"]!.post!;
+    expect(invoke.parameters!.map((p) => `${p.in}:${p.name}`).sort()).toEqual([
+      "header:idempotency-key",
+      "path:name",
+      "query:mode",
+      "query:placement",
+    ]);
     expect(Object.keys(doc.paths)).toContain("/v1/invocations/{id}");
     const html = await (await node.request("/docs")).text();
     expect(html).toContain("/openapi.json");

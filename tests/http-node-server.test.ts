@@ -1,5 +1,6 @@
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SECURITY_HEADERS } from "../runtime/http/node-http.ts";
 import { freePort } from "./support/free-port.ts";
 import { startTestNode, type TestNode } from "./support/test-node.ts";
 
@@ -58,5 +59,54 @@ describe("JSON bodies over a real socket", () => {
       headers: { authorization: `Bearer ${node.adminKey}` },
     });
     expect(res.status).toBe(422); // echo needs an object
+  });
+});
+
+describe("headers over a real socket (read from and written to the Node request)", () => {
+  const auth = () => ({ authorization: `Bearer ${node.adminKey}`, "content-type": "application/json" });
+
+  it.each([
+    ["a 200", "/v1/functions", () => ({ headers: auth() }), 200],
+    ["a 401", "/v1/functions", () => ({ headers: { authorization: "Bearer nope" } }), 401],
+    ["a 404", "/v1/no-such-route", () => ({ headers: auth() }), 404],
+    [
+      "a 413",
+      "/v1/functions/echo/invoke",
+      () => ({ method: "POST", headers: auth(), body: JSON.stringify({ message: "x".repeat(10_000) }) }),
+      413,
+    ],
+    [
+      "a stream",
+      "/v1/functions/echo/invoke",
+      () => ({
+        method: "POST",
+        headers: { ...auth(), accept: "text/event-stream" },
+        body: JSON.stringify({ message: "streamed" }),
+      }),
+      200,
+    ],
+  ])("%s carries the security headers once", async (_name, path, init, status) => {
+    const res = await fetch(`${url}${path}`, init() as RequestInit);
+    expect(res.status).toBe(status);
+    for (const [name, value] of SECURITY_HEADERS) expect(res.headers.get(name)).toBe(value);
+    await res.arrayBuffer();
+  });
+
+  it("reads the Idempotency-Key and the Accept header from the Node request", async () => {
+    const once = () =>
+      fetch(`${url}/v1/functions/echo/invoke`, {
+        method: "POST",
+        headers: { ...auth(), "idempotency-key": "real-socket-1" },
+        body: JSON.stringify({ message: "once" }),
+      }).then((r) => r.json() as Promise<{ id: string }>);
+    const [a, b] = [await once(), await once()];
+    expect(b.id).toBe(a.id);
+    const stream = await fetch(`${url}/v1/functions/echo/invoke`, {
+      method: "POST",
+      headers: { ...auth(), accept: "text/event-stream" },
+      body: JSON.stringify({ message: "streamed" }),
+    });
+    expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(await stream.text()).toContain("streamed");
   });
 });

@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
 import type { AuditLog } from "../audit/log.ts";
+import { requestHeader } from "../http/node-http.ts";
 import type { Logger } from "../log.ts";
 import type { AppEnv, Authenticate } from "../platform.ts";
 import { AuthError, type AuthFailureReason } from "./auth-error.ts";
@@ -82,7 +83,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
   }
 
   return async (c) => {
-    const header = c.req.header("authorization");
+    const header = requestHeader(c, "authorization");
     if (!header) return refuse(c, "missing", { credential: "none" });
     const credential = BEARER.exec(header)?.[1];
     if (!credential) return refuse(c, "malformed", { credential: "unknown" });

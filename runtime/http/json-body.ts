@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { AppError } from "../errors.ts";
 import type { AppEnv } from "../platform.ts";
 import { payloadTooLarge } from "./error-handler.ts";
+import { nodeRequest, requestHeader } from "./node-http.ts";
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const MAX_DEPTH = 64;
@@ -22,11 +23,11 @@ export function jsonBody(
   return async (c, next) => {
     const method = c.req.method;
     if (method !== "POST" && method !== "PUT" && method !== "PATCH") return next();
-    const declared = Number(c.req.header("content-length") ?? "0");
+    const declared = Number(requestHeader(c, "content-length") ?? "0");
     if (declared > limitBytes) throw payloadTooLarge(limitBytes);
     // On @hono/node-server, reading the Node request directly skips building a web Request
     // and stream per call (a third of a small request's CPU); app.request() in tests has none.
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const incoming = nodeRequest(c);
     const bytes = incoming
       ? await readIncoming(incoming, limitBytes)
       : await readLimited(c.req.raw, limitBytes);
@@ -34,9 +35,10 @@ export function jsonBody(
       c.set("body", undefined);
       return next();
     }
-    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim();
+    const contentType = requestHeader(c, "content-type") ?? "";
+    const type = contentType.split(";")[0]!.trim();
     if (type.toLowerCase() === "multipart/form-data" && multipart.has(c.req.path)) {
-      c.set("body", await formFields(bytes, c.req.header("content-type")!));
+      c.set("body", await formFields(bytes, contentType));
       return next();
     }
     if (!JSON_TYPE.test(type)) {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { AppError, fieldErrors } from "../errors.ts";
 
 /** Shared OpenAPI schemas for the platform API. */
 export const ProblemSchema = z
@@ -51,3 +52,16 @@ export const IdParam = z.object({
 export const NameParam = z.object({
   name: z.string().openapi({ param: { name: "name", in: "path" }, example: "telemetry" }),
 });
+
+/** A route's declared parameters (path, query, headers) failed their schema: 400 with field paths. */
+export function requestInvalid(issues: z.core.$ZodIssue[]): AppError {
+  return new AppError(400, "REQUEST_INVALID", "The request's parameters are invalid.", {
+    errors: fieldErrors(issues),
+  });
+}
+
+/** What a route's validator would check, for a route served without one (synchronous, no copy of the headers). */
+export function checkParams(schema: z.ZodType, value: unknown): void {
+  const result = schema.safeParse(value);
+  if (!result.success) throw requestInvalid(result.error.issues);
+}

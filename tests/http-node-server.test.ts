@@ -1,16 +1,37 @@
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { defineFunction } from "../runtime/function.ts";
 import { SECURITY_HEADERS } from "../runtime/http/node-http.ts";
 import { freePort } from "./support/free-port.ts";
 import { startTestNode, type TestNode } from "./support/test-node.ts";
 
-/** The body reader has a fast path for real Node requests; check it over a real socket. */
+/** Waits until its signal aborts (or 5 s), and says which. */
+const sawAbort: string[] = [];
+const patient = defineFunction({
+  name: "patient",
+  description: "Waits for its caller to give up",
+  input: z.object({ tag: z.string() }),
+  output: z.object({ waited: z.boolean() }),
+  timeoutMs: 10_000,
+  handler: ({ tag }, ctx) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => resolve({ waited: true }), 5000);
+      ctx.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        sawAbort.push(tag);
+        resolve({ waited: false });
+      });
+    }),
+});
+
+/** The request and response have fast paths for real Node requests; check them over a real socket. */
 let node: TestNode;
 let http: ServerType;
 let url: string;
 
 beforeAll(async () => {
-  node = await startTestNode({ env: { SUTAZAI_BODY_LIMIT: "4096" } });
+  node = await startTestNode({ env: { SUTAZAI_BODY_LIMIT: "4096" }, extraFunctions: [patient as never] });
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve) => {
@@ -108,5 +129,29 @@ describe("headers over a real socket (read from and written to the Node request)
     });
     expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
     expect(await stream.text()).toContain("streamed");
+  });
+});
+
+describe("a client that hangs up", () => {
+  it("cancels its running invocation: the handler's signal aborts and the row says CANCELLED", async () => {
+    const gone = new AbortController();
+    const call = fetch(`${url}/v1/functions/patient/invoke`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${node.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ tag: "hung-up" }),
+      signal: gone.signal,
+    }).catch((err: Error) => err);
+    await new Promise((r) => setTimeout(r, 200));
+    gone.abort();
+    expect(await call).toBeInstanceOf(Error);
+    await expect.poll(() => sawAbort, { timeout: 3000 }).toContain("hung-up");
+    const list = await fetch(`${url}/v1/invocations?function=patient`, {
+      headers: { authorization: `Bearer ${node.adminKey}` },
+    });
+    const rows = ((await list.json()) as { invocations: Array<{ status: string; error?: { code: string } }> })
+      .invocations;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe("failed");
+    expect(rows[0]!.error?.code).toBe("CANCELLED");
   });
 });

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { createAuditLog } from "../runtime/audit/log.ts";
 import { openDatabase } from "../runtime/db.ts";
 import { uuidv7 } from "../runtime/ids.ts";
 import { InvocationStore } from "../runtime/invocations/store.ts";
@@ -12,20 +13,23 @@ import { applyMigrations } from "../runtime/migrate.ts";
 // row. Written the cheapest way we know (the node's own InvocationStore: one multi-row INSERT
 // and one commit per group of concurrent requests, no sync triggers, no audit, no auth, no
 // validation). Whatever ratio this server reaches against the bare one bounds what the full
-// invocation path can reach on this machine.
-const { values } = parseArgs({ options: { "data-dir": { type: "string" } } });
+// invocation path can reach on this machine. With --audit, also the audit entry DESIGN.md
+// asks of every invocation, appended as the node does (createAuditLog, fire-and-forget).
+const { values } = parseArgs({ options: { "data-dir": { type: "string" }, audit: { type: "boolean" } } });
 if (!values["data-dir"]) throw new Error("--data-dir is required");
 const database = await openDatabase(`${values["data-dir"]}/floor.db`);
 await applyMigrations(database);
 const store = new InvocationStore(database.db, database.client);
+const audit = values.audit ? createAuditLog(database) : undefined;
 
 const app = new Hono();
 app.post("/noop", async (c) => {
   const body = await c.req.json();
   const startedAt = Date.now();
   const output = JSON.stringify({ ok: true, body });
+  const id = uuidv7(startedAt);
   await store.insert({
-    id: uuidv7(startedAt),
+    id,
     function: "noop",
     trigger: "http",
     status: "succeeded",
@@ -35,6 +39,14 @@ app.post("/noop", async (c) => {
     startedAt,
     finishedAt: Date.now(),
     durationMs: 0,
+  });
+  audit?.record({
+    actor: "floor",
+    role: "admin",
+    action: "invocation",
+    target: "noop",
+    outcome: "succeeded",
+    details: { invocation: id, trigger: "http", durationMs: 0 },
   });
   return c.json({ ok: true, body });
 });
@@ -46,6 +58,7 @@ const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () =>
 process.once("SIGTERM", () =>
   server.close(async () => {
     await store.flush();
+    await audit?.flush();
     database.close();
     process.exit(0);
   }),

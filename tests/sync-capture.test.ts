@@ -5,14 +5,12 @@ import { SYNCED_TABLES } from "../sync/tables.ts";
 import {
   openReplica,
   ownChanges,
+  PUT_STATE,
   type Replica,
   readState,
   type TempDir,
   tempDir,
 } from "./support/sync-harness.ts";
-
-const upsertState =
-  "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 
 describe("sync capture (triggers)", () => {
   let dir: TempDir;
@@ -30,7 +28,7 @@ describe("sync capture (triggers)", () => {
   });
 
   it("turns raw SQL inserts, updates and deletes into outbox rows with only the changed columns", async () => {
-    await edge.exec(upsertState, ["a", '"one"', 1]);
+    await edge.exec(PUT_STATE, ["a", '"one"', 1]);
     await edge.exec("UPDATE state SET value = '\"two\"' WHERE key = 'a'");
     await edge.exec("UPDATE state SET value = '\"two\"' WHERE key = 'a'"); // changes nothing: not captured
     await edge.exec("UPDATE state SET key = 'b' WHERE key = 'a'"); // a new key is another row
@@ -102,10 +100,10 @@ describe("sync capture (triggers)", () => {
 
   it("is idempotent, and captures rows that existed before sync was installed", async () => {
     const plain = await openReplica(dir.path, "plain", "edge", { tables: [] });
-    await plain.exec(upsertState, ["old", "1", 1]);
+    await plain.exec(PUT_STATE, ["old", "1", 1]);
     const ctx = await installSync(plain.database, SYNCED_TABLES, { role: "edge", schemaVersion: 1 });
     await installSync(plain.database, SYNCED_TABLES, { role: "edge", schemaVersion: 1 });
-    await plain.exec(upsertState, ["new", "2", 2]);
+    await plain.exec(PUT_STATE, ["new", "2", 2]);
     const rs = await plain.database.client.execute("SELECT op, pk FROM sync_changes ORDER BY seq");
     expect(rs.rows.map((r) => [r.op, r.pk])).toEqual([
       ["insert", '["ns","old"]'],

@@ -9,6 +9,7 @@ import {
   hubApp,
   openReplica,
   ownChanges,
+  PUT_STATE,
   type Replica,
   readState,
   type StateRow,
@@ -177,11 +178,7 @@ async function scenario(edgeCount: number, ops: Op[]): Promise<void> {
     for (const o of ops) {
       const k = `k${"key" in o ? o.key : 0}`;
       if (o.kind === "put") {
-        await write(
-          o.r,
-          "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-          [k, `v${o.value}`, o.ts],
-        );
+        await write(o.r, PUT_STATE, [k, `v${o.value}`, o.ts]);
       } else if (o.kind === "set-value") {
         await write(o.r, `UPDATE state SET value = ? ${where}`, [`v${o.value}`, k]);
       } else if (o.kind === "set-ts") {

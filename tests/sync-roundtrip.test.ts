@@ -16,6 +16,7 @@ import {
   FaultyNetwork,
   hubApp,
   openReplica,
+  PUT_STATE,
   type Replica,
   readState,
   type TempDir,
@@ -24,9 +25,6 @@ import {
 
 /** A test-only synced table with a unique column. */
 const tags = sqliteTable("tags", { id: text("id").primaryKey(), label: text("label").notNull().unique() });
-
-const put =
-  "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 
 describe("sync round trip: edges, hub and HTTP routes", () => {
   let dir: TempDir;
@@ -65,8 +63,8 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
   it("moves writes edge → server → edge, never echoes, and reports what moved", async () => {
     const a = await edge("a", { pushBatchSize: 2, pullLimit: 2 });
     const b = await edge("b", { pushBatchSize: 2, pullLimit: 2 });
-    for (let i = 0; i < 5; i++) await a.replica.exec(put, [`k${i}`, `"a${i}"`, i]);
-    await server.exec(put, ["srv", '"server"', 9]);
+    for (let i = 0; i < 5; i++) await a.replica.exec(PUT_STATE, [`k${i}`, `"a${i}"`, i]);
+    await server.exec(PUT_STATE, ["srv", '"server"', 9]);
     expect(await a.client.syncNow()).toMatchObject({ pushed: 5, pulled: 1, skipped: 0 });
     expect(await b.client.syncNow()).toMatchObject({ pushed: 0, pulled: 6 });
     expect(await a.client.syncNow()).toMatchObject({ pushed: 0, pulled: 0 }); // its own changes do not come back
@@ -103,7 +101,7 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
   it("a later partial update resurrects a row deleted elsewhere, with its other columns' last values", async () => {
     const a = await edge("a");
     const b = await edge("b");
-    await a.replica.exec(put, ["k", '"v1"', 1]);
+    await a.replica.exec(PUT_STATE, ["k", '"v1"', 1]);
     await a.client.syncNow();
     await b.client.syncNow();
     await a.replica.exec("DELETE FROM state WHERE key = 'k'");
@@ -122,7 +120,7 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
 
   it("applies a re-sent batch once (response lost, duplicated, delivered late)", async () => {
     const a = await edge("a", { pushBatchSize: 2 });
-    for (let i = 0; i < 6; i++) await a.replica.exec(put, [`k${i}`, `"v${i}"`, i]);
+    for (let i = 0; i < 6; i++) await a.replica.exec(PUT_STATE, [`k${i}`, `"v${i}"`, i]);
     net.plan = ["drop-response"];
     await expect(a.client.syncNow()).rejects.toThrow(/response lost/);
     net.plan = ["duplicate", "delay"];
@@ -139,11 +137,11 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
   it("re-bootstraps an edge whose cursor fell behind GC, dropping rows deleted meanwhile", async () => {
     const a = await edge("a");
     const b = await edge("b");
-    await a.replica.exec(put, ["keep", '"1"', 1]);
-    await a.replica.exec(put, ["gone", '"1"', 1]);
+    await a.replica.exec(PUT_STATE, ["keep", '"1"', 1]);
+    await a.replica.exec(PUT_STATE, ["gone", '"1"', 1]);
     await a.client.syncNow();
     await b.client.syncNow();
-    await b.replica.exec(put, ["local", '"b"', 1]); // not pushed yet: must survive
+    await b.replica.exec(PUT_STATE, ["local", '"b"', 1]); // not pushed yet: must survive
     await a.replica.exec("DELETE FROM state WHERE key = 'gone'");
     await a.client.syncNow();
     // b stays away; the server collects everything (horizon 0, b counts as inactive)
@@ -160,8 +158,8 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
   it("re-bootstrapping drops a row deleted meanwhile even when the edge's own last write was to it", async () => {
     const a = await edge("a");
     const b = await edge("b");
-    await b.replica.exec(put, ["keep", '"1"', 1]);
-    await b.replica.exec(put, ["gone", '"1"', 1]); // b's newest change: its row stays in the outbox
+    await b.replica.exec(PUT_STATE, ["keep", '"1"', 1]);
+    await b.replica.exec(PUT_STATE, ["gone", '"1"', 1]); // b's newest change: its row stays in the outbox
     await b.client.syncNow();
     await b.client.maintain(); // acknowledged, folded, pruned
     await a.client.syncNow();
@@ -197,7 +195,7 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     }
     await a.replica.exec("INSERT INTO tags VALUES ('tag-a', 'pump')");
     await b.replica.exec("INSERT INTO tags VALUES ('tag-b', 'pump')");
-    await b.replica.exec(put, ["after", '"x"', 1]);
+    await b.replica.exec(PUT_STATE, ["after", '"x"', 1]);
     await a.client.syncNow();
     const round = await b.client.syncNow();
     expect(round).toMatchObject({ pushed: 2, quarantined: 1 });
@@ -229,10 +227,10 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
       clients.push(c);
       return c;
     };
-    await replica.exec(put, ["g", '"1"', 1]);
+    await replica.exec(PUT_STATE, ["g", '"1"', 1]);
     await client("key-1").syncNow();
     // Another live node key cannot speak for site-g.
-    await replica.exec(put, ["g", '"forged"', 2]);
+    await replica.exec(PUT_STATE, ["g", '"forged"', 2]);
     await expect(client("key-2").syncNow()).rejects.toMatchObject({ code: "SITE_BOUND_TO_OTHER_KEY" });
     expect((await readState(server)).find((r) => r.key === "g")?.value).toBe('"1"');
     // The gateway's old key is revoked: its new key takes the site over.
@@ -337,7 +335,7 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
       serverKey: "k",
       fetch: net.fetch,
     });
-    await server.exec(put, ["k", '"v"', 7]);
+    await server.exec(PUT_STATE, ["k", '"v"', 7]);
     await oldClient.syncNow();
     expect(await readState(old)).toEqual([]);
     const held = await old.database.client.execute("SELECT kind, reason FROM sync_quarantine");
@@ -367,7 +365,7 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
 
   it("serves GET /v1/sync/status and POST /v1/sync/now on the edge", async () => {
     const a = await edge("a");
-    await a.replica.exec(put, ["k", '"v"', 1]);
+    await a.replica.exec(PUT_STATE, ["k", '"v"', 1]);
     const app = new OpenAPIHono<AppEnv>();
     app.onError(errorHandler(silentLogger));
     const admin: Principal = { id: "admin", role: "admin", via: "key" };

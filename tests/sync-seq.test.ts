@@ -13,6 +13,7 @@ import {
   FaultyNetwork,
   hubApp,
   openReplica,
+  PUT_STATE,
   type Replica,
   readState,
   type TempDir,
@@ -24,8 +25,6 @@ const INSTALL_CHILD = join(REPO_ROOT, "tests", "support", "install-sync-child.ts
 // sync_changes numbers rows as a plain rowid (max + 1): emptying the outbox or collecting
 // the log must never let a seq come round again, or acknowledged and pulled cursors would
 // silently skip new changes.
-const put =
-  "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 const seqs = async (r: Replica) =>
   (await r.database.client.execute("SELECT seq FROM sync_changes ORDER BY seq")).rows.map((x) =>
     Number(x.seq),
@@ -57,11 +56,11 @@ describe("change-log sequence numbers", () => {
     const net = new FaultyNetwork(hubApp(createSyncHub(server.ctx)));
     const [a, b] = [connect(edge, net), connect(other, net)];
     clients.push(a, b);
-    for (let i = 0; i < 3; i++) await edge.exec(put, [`k${i}`, `"v${i}"`, i]);
+    for (let i = 0; i < 3; i++) await edge.exec(PUT_STATE, [`k${i}`, `"v${i}"`, i]);
     expect(await a.syncNow()).toMatchObject({ pushed: 3 });
     await a.maintain(); // folds and drops the acknowledged rows
     expect(await seqs(edge)).toEqual([3]); // the newest row stays: it holds the numbering
-    await edge.exec(put, ["k9", '"after"', 9]);
+    await edge.exec(PUT_STATE, ["k9", '"after"', 9]);
     expect(await seqs(edge)).toEqual([3, 4]);
     expect((await a.status()).pendingOutbox).toBe(1);
     expect(await a.syncNow()).toMatchObject({ pushed: 1 });
@@ -73,12 +72,12 @@ describe("change-log sequence numbers", () => {
     const net = new FaultyNetwork(hubApp(createSyncHub(server.ctx)));
     const a = connect(edge, net);
     clients.push(a);
-    await server.exec(put, ["s1", '"one"', 1]);
-    await server.exec(put, ["s2", '"two"', 2]);
+    await server.exec(PUT_STATE, ["s1", '"one"', 1]);
+    await server.exec(PUT_STATE, ["s2", '"two"', 2]);
     expect(await a.syncNow()).toMatchObject({ pulled: 2 });
     const gc = await collectGarbage(server.ctx, 0);
     expect(gc.changes).toBe(1); // everything the edge has pulled, but the newest row
-    await server.exec(put, ["s3", '"three"', 3]);
+    await server.exec(PUT_STATE, ["s3", '"three"', 3]);
     expect(await seqs(server)).toEqual([2, 3]);
     expect(await a.syncNow()).toMatchObject({ pulled: 1, rebootstrapped: false });
     expect(await readState(edge)).toEqual(await readState(server));
@@ -106,7 +105,7 @@ describe("change-log sequence numbers", () => {
   async function expectUpgraded(c: Client): Promise<void> {
     const table = await c.execute("SELECT sql FROM sqlite_master WHERE name = 'sync_changes'");
     expect(String(table.rows[0]!.sql)).not.toMatch(/AUTOINCREMENT/i);
-    await c.execute({ sql: put, args: ["k6", '"six"', 6] });
+    await c.execute({ sql: PUT_STATE, args: ["k6", '"six"', 6] });
     const rows = await c.execute("SELECT seq, op, pk FROM sync_changes ORDER BY seq");
     expect(rows.rows.map((r) => [Number(r.seq), r.op])).toEqual([
       [4, "insert"],
@@ -123,7 +122,7 @@ describe("change-log sequence numbers", () => {
       await expectUpgraded(c);
       // A second start finds nothing to upgrade and the triggers still capture.
       await installSync(database, SYNCED_TABLES, { role: "edge", siteId: "old", schemaVersion: 1 });
-      await c.execute({ sql: put, args: ["k7", '"seven"', 7] });
+      await c.execute({ sql: PUT_STATE, args: ["k7", '"seven"', 7] });
       expect(Number((await c.execute("SELECT max(seq) AS m FROM sync_changes")).rows[0]!.m)).toBe(7);
     } finally {
       database.close();

@@ -8,6 +8,7 @@ import {
   FaultyNetwork,
   hubApp,
   openReplica,
+  PUT_STATE,
   type Replica,
   readState,
   type TempDir,
@@ -15,8 +16,6 @@ import {
 } from "./support/sync-harness.ts";
 
 const HOUR = 3600_000;
-const put =
-  "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 const clockMs = async (r: Replica) => hexMs(hlcToHex(await r.ctx.clock.current()));
 
 describe("clock skew", () => {
@@ -42,7 +41,7 @@ describe("clock skew", () => {
 
   it("refuses an edge an hour ahead with a clear error, and the server's clock is not poisoned", async () => {
     await edge.ctx.clock.setWallOffset(HOUR);
-    await edge.exec(put, ["k", '"from the future"', 1]);
+    await edge.exec(PUT_STATE, ["k", '"from the future"', 1]);
     const sync = client();
     const err = await sync.syncNow().then(
       () => null,
@@ -56,7 +55,7 @@ describe("clock skew", () => {
     expect(await readState(server)).toEqual([]);
     expect(await clockMs(server)).toBeLessThan(Date.now() + 60_000);
     // ...so its next local write is stamped now, not an hour ahead.
-    await server.exec(put, ["s", '"now"', 1]);
+    await server.exec(PUT_STATE, ["s", '"now"', 1]);
     expect(await clockMs(server)).toBeLessThan(Date.now() + 60_000);
 
     // Counted and visible; the edge keeps its change and reports the refusal.
@@ -76,7 +75,7 @@ describe("clock skew", () => {
   });
 
   it("an edge an hour behind refuses the server's changes instead of adopting them", async () => {
-    await server.exec(put, ["k", '"v"', 1]);
+    await server.exec(PUT_STATE, ["k", '"v"', 1]);
     await edge.ctx.clock.setWallOffset(-HOUR);
     const before = await clockMs(edge);
     await expect(client().syncNow()).rejects.toThrow(ClockSkewError);

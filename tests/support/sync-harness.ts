@@ -17,6 +17,10 @@ import type { Role, SyncedTableSpec } from "../../sync/spec.ts";
 import { SYNCED_TABLES } from "../../sync/tables.ts";
 import type { SyncFetch } from "../../sync/transport.ts";
 
+/** Upserts key ?1 of namespace "ns" with value ?2 and updated_at ?3: the write most sync tests make. */
+export const PUT_STATE =
+  "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
 /** One replica: a migrated libSQL file with sync installed. */
 export interface Replica {
   name: string;

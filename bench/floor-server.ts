@@ -1,12 +1,13 @@
-import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
-import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { invocationAuditEntry } from "../runtime/audit/invocation-entry.ts";
 import { createAuditLog } from "../runtime/audit/log.ts";
+import { SYSTEM_PRINCIPAL } from "../runtime/auth/principal.ts";
 import { openDatabase } from "../runtime/db.ts";
 import { uuidv7 } from "../runtime/ids.ts";
 import { InvocationStore } from "../runtime/invocations/store.ts";
 import { applyMigrations } from "../runtime/migrate.ts";
+import { serveBench } from "./lib/serve-bench.ts";
 
 // The "floor" of the invoke benchmark: bench/bare-server.ts's handler plus the one thing the
 // issue requires of every invocation that a bare handler does not do: a durable `invocations`
@@ -14,7 +15,7 @@ import { applyMigrations } from "../runtime/migrate.ts";
 // and one commit per group of concurrent requests, no sync triggers, no audit, no auth, no
 // validation). Whatever ratio this server reaches against the bare one bounds what the full
 // invocation path can reach on this machine. With --audit, also the audit entry DESIGN.md
-// asks of every invocation, appended as the node does (createAuditLog, fire-and-forget).
+// asks of every invocation, built and appended as the node does (fire-and-forget).
 const { values } = parseArgs({ options: { "data-dir": { type: "string" }, audit: { type: "boolean" } } });
 if (!values["data-dir"]) throw new Error("--data-dir is required");
 const database = await openDatabase(`${values["data-dir"]}/floor.db`);
@@ -40,26 +41,21 @@ app.post("/noop", async (c) => {
     finishedAt: Date.now(),
     durationMs: 0,
   });
-  audit?.record({
-    actor: "floor",
-    role: "admin",
-    action: "invocation",
-    target: "noop",
-    outcome: "succeeded",
-    details: { invocation: id, trigger: "http", durationMs: 0 },
-  });
+  audit?.record(
+    invocationAuditEntry({
+      id,
+      function: "noop",
+      trigger: "http",
+      principal: SYSTEM_PRINCIPAL,
+      status: "succeeded",
+      durationMs: 0,
+    }),
+  );
   return c.json({ ok: true, body });
 });
 
-const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => {
-  const { port } = server.address() as AddressInfo;
-  console.error(JSON.stringify({ msg: "listening", url: `http://127.0.0.1:${port}` }));
+serveBench(app, async () => {
+  await store.flush();
+  await audit?.flush();
+  database.close();
 });
-process.once("SIGTERM", () =>
-  server.close(async () => {
-    await store.flush();
-    await audit?.flush();
-    database.close();
-    process.exit(0);
-  }),
-);

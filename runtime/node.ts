@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createApp, type RouteGroup } from "./app.ts";
+import { invocationAuditEntry } from "./audit/invocation-entry.ts";
 import { bootstrapAdmin, createSecurity } from "./auth/security.ts";
 import { Catalogue } from "./catalogue.ts";
 import type { Config } from "./config.ts";
@@ -112,21 +113,7 @@ export async function createNode(opts: NodeOptions): Promise<RuntimeNode> {
       forwarder,
       limits,
       onFinished: async (event) => {
-        // Every invocation is audited; the raw input only when the function opted in.
-        security.audit.record({
-          actor: event.principal.id,
-          role: event.principal.role,
-          action: "invocation",
-          target: event.function,
-          outcome: event.status,
-          details: {
-            invocation: event.id,
-            trigger: event.trigger,
-            durationMs: event.durationMs,
-            ...(event.error ? { error: event.error.code } : {}),
-            ...(event.input !== undefined ? { input: event.input } : {}),
-          },
-        });
+        security.audit.record(invocationAuditEntry(event)); // every invocation is audited
         await workflows?.onInvocationFinished(event); // never throws: it logs and heals later
         await opts.onFinished?.(event);
       },

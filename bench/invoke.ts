@@ -111,6 +111,7 @@ export async function runInvokeBench(
     floor_ratio_cpu: round3(cpu.bare! / cpu.floor!),
     floor_audit_rps: floor_audit.rps,
     floor_audit_ratio: round3(floor_audit.rps / bare.rps),
+    floor_audit_ratio_cpu: round3(cpu.bare! / cpu.floor_audit!),
     // Server CPU µs per request (lowest over the rounds): a CPU-bound server's throughput is
     // its inverse, and unlike req/s it hardly depends on what else the box is running. The
     // *_cpu ratios are the two goals computed from it: the check that survives a busy box.

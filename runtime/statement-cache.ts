@@ -52,10 +52,11 @@ const COLUMNS_STAR = /(?:\bselect(?:\s+(?:distinct|all))?|\breturning|,)\s*(?:(?
 /** SQL comments, which may sit between SELECT and its `*`. */
 const withoutComments = (sql: string) => sql.replace(/\/\*[\s\S]*?\*\/|--[^\n]*/g, " ");
 
-/** A statement that changes the schema (after any leading space and comments). */
-const DDL = /^\s*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)\s*)*(?:create|drop|alter)\b/i;
+/** CREATE, DROP or ALTER after any leading space and comments: a statement that changes the schema. */
+const DDL_START = String.raw`\s*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)\s*)*(?:create|drop|alter)\b`;
+const DDL = new RegExp(`^${DDL_START}`, "i");
 /** The same at the start of any statement of a multi-statement script. */
-const DDL_IN_SCRIPT = /(?:^|;)\s*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)\s*)*(?:create|drop|alter)\b/i;
+const DDL_IN_SCRIPT = new RegExp(`(?:^|;)${DDL_START}`, "i");
 /** Bumped whenever DDL is prepared or exec'd on any connection: a cache from before is stale. */
 let schemaGeneration = 0;
 

@@ -136,10 +136,11 @@ describe("edges offline, then the server comes back", () => {
     // keyword search needs no model, so this works with the server gone.
     await server.stop();
     let hits: Array<{ documentKey: string }> = [];
+    // Up to ~10 s: an answer without hits (index not built yet) waits like a refusal does.
     for (let i = 0; i < 100 && hits.length === 0; i++) {
       const found = await a.request("/v1/knowledge/search?collection=manuals&q=impeller&mode=keyword");
       if (found.status === 200) hits = ((await found.json()) as { hits: typeof hits }).hits;
-      else await new Promise((r) => setTimeout(r, 100));
+      if (hits.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
     expect(hits[0]).toMatchObject({ documentKey: "pump.md" });
     await Promise.all([a.stop(), b.stop(), ollama.close()]);

@@ -20,10 +20,11 @@ export async function headSeq(exec: Exec): Promise<number> {
   return Number(rs.rows[0]!.seq);
 }
 
-/** A change as JSON, built in SQL. A delete's stored values (for its tombstone) stay home. */
-export const CHANGE_JSON =
-  "json_object('seq', seq, 'tbl', tbl, 'pk', json(pk), 'op', op, 'cols', CASE WHEN op = 'delete' THEN NULL ELSE json(cols) END, " +
-  "'hlc', printf('%016x', hlc), 'site', site, 'sv', sv)";
+/** A change as JSON, built in SQL from the sync_changes row `ref`. A delete's stored values (for its tombstone) stay home. */
+export const changeJson = (ref: string) =>
+  `json_object('seq', ${ref}.seq, 'tbl', ${ref}.tbl, 'pk', json(${ref}.pk), 'op', ${ref}.op, ` +
+  `'cols', CASE WHEN ${ref}.op = 'delete' THEN NULL ELSE json(${ref}.cols) END, ` +
+  `'hlc', printf('%016x', ${ref}.hlc), 'site', ${ref}.site, 'sv', ${ref}.sv)`;
 
 /** A page of changes as the JSON text of an array (what goes on the wire as is). */
 export interface ChangesJson {
@@ -35,92 +36,94 @@ export interface ChangesJson {
 }
 
 /**
- * Changes in (after, upTo], oldest first, optionally leaving out one site's own, as one JSON
- * text built by SQLite — far cheaper than row objects, and sent on without re-encoding.
- * Stops early once the page passes `maxBytes` (but holds at least one change).
+ * Server: appends applied changes of two-way tables to the change log, for the other edges
+ * to pull: one entry per batch (per run of one site's changes; a push is one site's).
+ * The entry's sync_changes row takes seq = head + n, so the batch covers the n positions
+ * up to it and cursors, lag and page sizes still count changes; its changes are kept as the
+ * JSON they travel as, and a pull sends them on without re-encoding. Inside the batch each
+ * change keeps the seq its sender gave it (a pull page's position is its `next`).
+ * Per-row log inserts cost a quarter of a push (JSON out of JS, parsed back by SQLite).
  */
-export async function readChangesJson(
-  exec: Exec,
-  opts: { after: number; upTo?: number; exceptSite?: string; limit: number; maxBytes?: number },
-): Promise<ChangesJson> {
-  let limit = opts.limit;
-  for (;;) {
-    const rs = await exec.execute({
-      // No ORDER BY inside the aggregate: it sorts every change again (a quarter of the
-      // read's time). SQLite does not flatten a LIMITed subquery into an aggregate; it feeds
-      // the aggregate the subquery's rows in their (rowid) order. Both readers tolerate a
-      // page out of order anyway: the server refuses a push whose seqs do not increase
-      // (SYNC_ORDER), and a pull page is applied as one set.
-      sql:
-        `SELECT json_group_array(${CHANGE_JSON}) AS j, COUNT(*) AS n, MAX(seq) AS last FROM ` +
-        // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)
-        "(SELECT * FROM sync_changes WHERE seq > ? AND seq <= ? AND site != ? AND op != 'marker' ORDER BY seq LIMIT ?)",
-      args: [opts.after, opts.upTo ?? Number.MAX_SAFE_INTEGER, opts.exceptSite ?? "", limit],
-    });
-    const row = rs.rows[0]!;
-    const json = String(row.j);
-    const count = Number(row.n);
-    if (opts.maxBytes !== undefined && json.length > opts.maxBytes && count > 1) {
-      limit = Math.max(1, Math.floor((count * opts.maxBytes) / json.length) - 1);
-      continue;
-    }
-    return { json, count, lastSeq: row.last === null ? opts.after : Number(row.last), more: count === limit };
-  }
-}
-
-export async function readChanges(
-  exec: Exec,
-  opts: { after: number; upTo?: number; exceptSite?: string; limit: number; maxBytes?: number },
-): Promise<{ changes: WireChange[]; more: boolean }> {
-  const page = await readChangesJson(exec, opts);
-  return { changes: JSON.parse(page.json) as WireChange[], more: page.more };
-}
-
-/** Server: appends applied changes of two-way tables to the change log, for the other edges to pull. */
 export async function appendChanges(tx: Exec, ctx: SyncContext, changes: WireChange[]): Promise<void> {
-  // A batch comes from one site, mostly for one table and schema version: those go in as
-  // parameters, in seq order one statement per run of equal ones. Per change the JSON
-  // carries the key and the columns as nested JSON (SQLite renders them back as text with
-  // `->`, no string-in-string escaping) and the HLC as its distance from the run's first
-  // HLC (a bound int64): exact in a double for runs spanning up to ~4 years.
-  let rows: unknown[][] = [];
-  let group: WireChange | undefined;
-  let baseMs = 0;
-  let baseCounter = 0;
-  const flush = async () => {
-    if (!group || rows.length === 0) return;
-    await tx.execute({
-      sql:
-        "INSERT INTO sync_changes (tbl, pk, op, cols, hlc, site, sv) " +
-        "SELECT ?, value->0, value->>1, nullif(value->2, 'null'), ? + value->>3, ?, ? FROM json_each(?)",
-      args: [group.tbl, hlcFromHex(group.hlc), group.site, group.sv, JSON.stringify(rows)],
-    });
-    rows = [];
-  };
-  for (const c of changes) {
-    if (ctx.table(c.tbl)?.direction !== "both") continue;
-    const ms = Number.parseInt(c.hlc.slice(0, 12), 16);
-    const counter = Number.parseInt(c.hlc.slice(12), 16);
-    let delta = (ms - baseMs) * 65536 + (counter - baseCounter);
-    if (
-      !group ||
-      c.tbl !== group.tbl ||
-      c.site !== group.site ||
-      c.sv !== group.sv ||
-      rows.length >= LOG_ROWS ||
-      !Number.isSafeInteger(delta)
-    ) {
-      await flush();
-      group = c;
-      [baseMs, baseCounter, delta] = [ms, counter, 0];
-    }
-    rows.push([c.pk, c.op, c.cols ?? null, delta]);
+  const logged = changes.filter((c) => ctx.table(c.tbl)?.direction === "both");
+  let start = 0;
+  for (let i = 1; i <= logged.length; i++) {
+    if (i < logged.length && logged[i]!.site === logged[start]!.site) continue;
+    await appendBatch(tx, logged.slice(start, i));
+    start = i;
   }
-  await flush();
 }
 
-/** Change-log rows per INSERT statement. */
-const LOG_ROWS = 2000;
+async function appendBatch(tx: Exec, batch: WireChange[]): Promise<void> {
+  let hlc = batch[0]!.hlc;
+  // Only the wire fields are logged (a sender may add others); a delete's values stay home.
+  const json = JSON.stringify(
+    batch.map((c) => {
+      if (c.hlc > hlc) hlc = c.hlc;
+      return {
+        seq: c.seq,
+        tbl: c.tbl,
+        pk: c.pk,
+        op: c.op,
+        cols: c.op === "delete" ? null : c.cols,
+        hlc: c.hlc,
+        site: c.site,
+        sv: c.sv,
+      };
+    }),
+  );
+  const rs = await tx.execute({
+    sql:
+      `INSERT INTO sync_changes (seq, tbl, pk, op, cols, hlc, site, sv) VALUES (${HEAD_SEQ_SQL} + ?, '', '[]', 'batch', NULL, ?, ?, ?) ` +
+      "RETURNING seq",
+    args: [batch.length, hlcFromHex(hlc), batch[0]!.site, batch[0]!.sv],
+  });
+  await tx.execute({
+    sql: "INSERT INTO sync_log_batches (seq, n, changes) VALUES (?, ?, ?)",
+    args: [Number(rs.rows[0]!.seq), batch.length, json.slice(1, -1)],
+  });
+}
+
+/**
+ * Server: a pull page of the change log, in (after, upTo], leaving out one site's own
+ * changes, as one JSON text. It holds whole log entries (a batch entry is never split) up to
+ * `limit` changes or about `maxBytes`, but at least one entry: a batch larger than the
+ * limit comes whole.
+ */
+export async function readLogJson(
+  exec: Exec,
+  opts: { after: number; upTo: number; exceptSite: string; limit: number; maxBytes: number },
+): Promise<ChangesJson> {
+  const range = "c.seq > ? AND c.seq <= ? AND c.site != ? AND c.op != 'marker'";
+  const entries = await exec.execute({
+    sql:
+      "SELECT c.seq, b.n, coalesce(length(b.changes), coalesce(length(c.cols), 0) + length(c.pk) + 120) AS bytes " +
+      `FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq WHERE ${range} ORDER BY c.seq LIMIT ?`,
+    args: [opts.after, opts.upTo, opts.exceptSite, opts.limit],
+  });
+  let count = 0;
+  let bytes = 0;
+  let taken = 0;
+  for (const e of entries.rows) {
+    const n = e.n === null ? 1 : Number(e.n);
+    const size = Number(e.bytes);
+    if (taken > 0 && (count + n > opts.limit || bytes + size > opts.maxBytes)) break;
+    count += n;
+    bytes += size;
+    taken++;
+  }
+  if (taken === 0) return { json: "[]", count: 0, lastSeq: opts.after, more: false };
+  const lastSeq = Number(entries.rows[taken - 1]!.seq);
+  const rs = await exec.execute({
+    sql:
+      "SELECT group_concat(CASE WHEN c.op = 'batch' THEN b.changes ELSE " +
+      `${changeJson("c")} END, ',') AS j ` +
+      `FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq WHERE ${range}`,
+    args: [opts.after, lastSeq, opts.exceptSite],
+  });
+  const more = taken < entries.rows.length || entries.rows.length === opts.limit;
+  return { json: `[${String(rs.rows[0]!.j ?? "")}]`, count, lastSeq, more };
+}
 
 export interface GcResult {
   /** change-log entries deleted (server) */
@@ -159,6 +162,10 @@ export async function collectGarbage(ctx: SyncContext, horizonMs = DEFAULT_GC_HO
       changes = (
         await tx.execute({ sql: `DELETE FROM sync_changes WHERE seq <= ? AND ${KEEP_NEWEST}`, args: [upTo] })
       ).rowsAffected;
+      await tx.execute({
+        sql: `DELETE FROM sync_log_batches WHERE seq <= ? AND ${KEEP_NEWEST}`,
+        args: [upTo],
+      });
       const clock = await tx.execute({
         sql: "UPDATE sync_clock SET gc_seq = MAX(gc_seq, ?) WHERE id = 1 RETURNING gc_seq",
         args: [upTo],

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS \`sync_tables\` (
 	\`tbl\` text PRIMARY KEY NOT NULL,
 	\`installed_at\` integer NOT NULL
 );
+CREATE TABLE IF NOT EXISTS \`sync_log_batches\` (
+	\`seq\` integer PRIMARY KEY NOT NULL,
+	\`n\` integer NOT NULL,
+	\`changes\` text NOT NULL
+);
 CREATE TABLE IF NOT EXISTS \`sync_bootstrap\` (
 	\`tbl\` text NOT NULL,
 	\`pk\` text NOT NULL,

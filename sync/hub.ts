@@ -1,7 +1,7 @@
 import type { Transaction } from "@libsql/client";
 import { AppError } from "../runtime/errors.ts";
 import { applyRemote } from "./apply.ts";
-import { headSeq, readChangesJson } from "./changelog.ts";
+import { headSeq, readLogJson } from "./changelog.ts";
 import { ClockSkewError } from "./clock.ts";
 import { foldNow } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
@@ -69,7 +69,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
           : `cursor ${cursor} is behind the tombstone-GC horizon (changes up to ${gcSeq} were collected)`;
       return { rebootstrap: true as const, reason, head, serverSite: ctx.siteId };
     }
-    const page = await readChangesJson(ctx.client, {
+    const page = await readLogJson(ctx.client, {
       after: cursor,
       upTo: head,
       exceptSite: nodeId,

@@ -1,5 +1,5 @@
 import type { Client } from "@libsql/client";
-import { type ChangesJson, readChangesJson } from "./changelog.ts";
+import { type ChangesJson, changeJson } from "./changelog.ts";
 import type { Exec } from "./clock.ts";
 import { foldLocal } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
@@ -36,14 +36,38 @@ export async function upstream(exec: Exec): Promise<UpstreamRow> {
   };
 }
 
-/** The next outbox rows after `after`, in order, up to `limit` rows or about `maxBytes`, as JSON text. */
+/**
+ * The next outbox rows after `after`, in order, up to `limit` rows or about `maxBytes`
+ * (but at least one), as the JSON text of an array built by SQLite: far cheaper than row
+ * objects, and sent on without re-encoding.
+ */
 export async function readOutbox(
   exec: Exec,
   after: number,
   limit: number,
   maxBytes: number,
 ): Promise<ChangesJson> {
-  return readChangesJson(exec, { after, limit, maxBytes });
+  for (;;) {
+    const rs = await exec.execute({
+      // No ORDER BY inside the aggregate: it sorts every change again (a quarter of the
+      // read's time). SQLite does not flatten a LIMITed subquery into an aggregate; it feeds
+      // the aggregate the subquery's rows in their (rowid) order, and the server refuses a
+      // push whose seqs do not increase (SYNC_ORDER).
+      sql:
+        `SELECT json_group_array(${changeJson("o")}) AS j, COUNT(*) AS n, MAX(o.seq) AS last FROM ` +
+        // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)
+        "(SELECT * FROM sync_changes WHERE seq > ? AND op != 'marker' ORDER BY seq LIMIT ?) o",
+      args: [after, limit],
+    });
+    const row = rs.rows[0]!;
+    const json = String(row.j);
+    const count = Number(row.n);
+    if (json.length > maxBytes && count > 1) {
+      limit = Math.max(1, Math.floor((count * maxBytes) / json.length) - 1);
+      continue;
+    }
+    return { json, count, lastSeq: row.last === null ? after : Number(row.last), more: count === limit };
+  }
 }
 
 /** Outbox rows the server has not acknowledged yet. */

@@ -9,7 +9,7 @@ import type { NodeSummary } from "./protocol.ts";
  * by GET /v1/nodes.
  */
 
-const LAG_COUNT_CAP = 1_000_000; // counting further than this tells an operator nothing new
+const LAG_COUNT_CAP = 1_000_000; // log entries: counting further tells an operator nothing new
 
 const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
@@ -26,7 +26,10 @@ export async function listNodes(exec: Exec): Promise<NodeSummary[]> {
   const out: NodeSummary[] = [];
   for (const p of peers.rows) {
     const lag = await exec.execute({
-      sql: "SELECT COUNT(*) AS n FROM (SELECT 1 FROM sync_changes WHERE seq > ? AND site != ? LIMIT ?)",
+      // A logged batch counts its changes (sync_log_batches.n); a marker counts none.
+      sql:
+        "SELECT coalesce(SUM(coalesce(b.n, 1)), 0) AS n FROM (SELECT seq FROM sync_changes " +
+        "WHERE seq > ? AND site != ? AND op != 'marker' LIMIT ?) c LEFT JOIN sync_log_batches b ON b.seq = c.seq",
       args: [Number(p.pull_cursor), String(p.site), LAG_COUNT_CAP],
     });
     out.push({

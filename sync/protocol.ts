@@ -27,7 +27,10 @@ const Pk = z
 /** One captured change: an outbox row on the way up, a change-log row on the way down. */
 export const WireChangeSchema = z
   .object({
-    seq: Count.openapi({ description: "the sender's sequence number (edge outbox / server change log)" }),
+    seq: Count.openapi({
+      description:
+        "the number its maker gave it: the edge's outbox seq (also when the server passes it on in a pull page), or the server's change-log seq for the server's own changes",
+    }),
     tbl: z.string().min(1).max(128),
     pk: Pk,
     op: z.enum(["insert", "update", "delete"]),

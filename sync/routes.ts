@@ -44,6 +44,9 @@ const pullRoute = createRoute({
   method: "get",
   path: "/v1/sync/pull",
   summary: "Server → edge: changes after a cursor (the edge's own left out), or a re-bootstrap answer",
+  description:
+    "A page holds up to `limit` changes (default 1000), in whole pushed batches: a batch the server logged as one entry " +
+    "is never split, so a page may exceed a limit smaller than one batch. Store `next` with the changes and pull from it.",
   request: {
     headers: NodeHeaders,
     query: z.object({ cursor: z.coerce.number().int().nonnegative(), limit: Limit(MAX_PULL_LIMIT) }),

@@ -1,0 +1,153 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { collectGarbage, headSeq, readLogJson } from "../sync/changelog.ts";
+import { createSyncClient, type SyncClient } from "../sync/client.ts";
+import { createSyncHub, type SyncHub } from "../sync/hub.ts";
+import type { WireChange } from "../sync/protocol.ts";
+import {
+  FaultyNetwork,
+  hubApp,
+  openReplica,
+  PUT_STATE,
+  type Replica,
+  readState,
+  type TempDir,
+  tempDir,
+} from "./support/sync-harness.ts";
+
+/*
+ * The server logs a pushed batch as ONE change-log entry that takes n positions: pages,
+ * cursors, lag and GC still count changes, and a pull gets back exactly what was pushed.
+ */
+describe("sync change log: a pushed batch is one entry of n changes", () => {
+  let dir: TempDir;
+  let server: Replica;
+  let hub: SyncHub;
+  const open: Replica[] = [];
+  const clients: SyncClient[] = [];
+  const edge = async (name: string, pushBatchSize = 3) => {
+    const replica = await openReplica(dir.path, name, "edge");
+    const client = createSyncClient({
+      ctx: replica.ctx,
+      serverUrl: "http://hub.test",
+      serverKey: "k",
+      fetch: new FaultyNetwork(hubApp(hub)).fetch,
+      pushBatchSize,
+    });
+    open.push(replica);
+    clients.push(client);
+    return { replica, client };
+  };
+  const page = (after: number, limit: number, maxBytes = 1 << 20) =>
+    readLogJson(server.database.client, {
+      after,
+      upTo: Number.MAX_SAFE_INTEGER,
+      exceptSite: "nobody",
+      limit,
+      maxBytes,
+    });
+  const keys = (json: string) => (JSON.parse(json) as WireChange[]).map((c) => c.pk[1]);
+
+  beforeEach(async () => {
+    dir = tempDir();
+    server = await openReplica(dir.path, "server", "server");
+    hub = createSyncHub(server.ctx);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+    for (const r of open.splice(0)) r.close();
+    server.close();
+    dir.remove();
+  });
+
+  it("logs each push as one entry whose seq advances the log by its size", async () => {
+    const a = await edge("a", 3);
+    for (let i = 0; i < 7; i++) await a.replica.exec(PUT_STATE, [`a${i}`, `"v${i}"`, i]);
+    await a.client.syncNow();
+    const entries = await server.database.client.execute(
+      "SELECT c.seq, c.op, c.site, b.n FROM sync_changes c JOIN sync_log_batches b ON b.seq = c.seq ORDER BY c.seq",
+    );
+    expect(entries.rows.map((r) => [Number(r.seq), r.op, r.site, Number(r.n)])).toEqual([
+      [3, "batch", "site-a", 3],
+      [6, "batch", "site-a", 3],
+      [7, "batch", "site-a", 1],
+    ]);
+    expect(await headSeq(server.database.client)).toBe(7);
+    // The server's own write goes after them, one position.
+    await server.exec(PUT_STATE, ["srv", '"s"', 1]);
+    expect(await headSeq(server.database.client)).toBe(8);
+  });
+
+  it("pages hold whole batches, in log order, and stop at the change limit or byte budget", async () => {
+    const a = await edge("a", 3);
+    for (let i = 0; i < 3; i++) await a.replica.exec(PUT_STATE, [`a${i}`, '"x"', i]);
+    await a.client.syncNow(); // entry 1..3
+    await server.exec(PUT_STATE, ["srv", '"s"', 1]); // entry 4 (a row of its own)
+    for (let i = 3; i < 6; i++) await a.replica.exec(PUT_STATE, [`a${i}`, '"x"', i]);
+    await a.client.syncNow(); // entry 5..7
+
+    const all = await page(0, 100);
+    expect(keys(all.json)).toEqual(["a0", "a1", "a2", "srv", "a3", "a4", "a5"]);
+    expect(all).toMatchObject({ count: 7, lastSeq: 7, more: false });
+
+    // A limit inside the second batch stops before it; a limit below one batch still gets it whole.
+    expect(await page(0, 4)).toMatchObject({ count: 4, lastSeq: 4, more: true });
+    const first = await page(0, 2);
+    expect(keys(first.json)).toEqual(["a0", "a1", "a2"]);
+    expect(first).toMatchObject({ count: 3, lastSeq: 3, more: true });
+    const rest = await page(4, 2);
+    expect(keys(rest.json)).toEqual(["a3", "a4", "a5"]);
+    expect(rest).toMatchObject({ count: 3, lastSeq: 7 });
+    expect(await page(7, 2)).toMatchObject({ json: "[]", count: 0, lastSeq: 7, more: false });
+
+    // The byte budget counts whole entries too: one entry per page here.
+    expect(await page(0, 100, 10)).toMatchObject({ count: 3, lastSeq: 3, more: true });
+  });
+
+  it("a pull brings back exactly the changes pushed, and leaves out the puller's own", async () => {
+    const a = await edge("a", 2);
+    const b = await edge("b", 2);
+    for (let i = 0; i < 5; i++) await a.replica.exec(PUT_STATE, [`a${i}`, `"a${i}"`, i]);
+    await a.replica.exec("DELETE FROM state WHERE key = 'a1'");
+    await b.replica.exec(PUT_STATE, ["b0", '"b"', 1]);
+    expect(await a.client.syncNow()).toMatchObject({ pushed: 6 });
+    const pushed = JSON.parse((await page(0, 100)).json) as WireChange[];
+    expect(pushed.map((c) => [c.op, c.pk[1]])).toEqual([
+      ["insert", "a0"],
+      ["insert", "a1"],
+      ["insert", "a2"],
+      ["insert", "a3"],
+      ["insert", "a4"],
+      ["delete", "a1"],
+    ]);
+    expect(pushed.find((c) => c.op === "delete")!.cols).toBeNull(); // a delete's values stay home
+    expect(await b.client.syncNow()).toMatchObject({ pushed: 1, pulled: 6 });
+    expect(await a.client.syncNow()).toMatchObject({ pulled: 1 }); // b's change, not its own
+    expect(await readState(a.replica)).toEqual(await readState(server));
+    expect(await readState(b.replica)).toEqual(await readState(server));
+  });
+
+  it("counts an edge's lag in changes, and GC drops a batch with its log entry", async () => {
+    const a = await edge("a", 4);
+    const b = await edge("b");
+    await b.client.syncNow(); // b is known, level with the empty log
+    for (let i = 0; i < 10; i++) await a.replica.exec(PUT_STATE, [`a${i}`, '"x"', i]);
+    await a.client.syncNow(); // 3 entries: 4 + 4 + 2
+    const lagOf = async (site: string) => (await hub.listNodes()).find((n) => n.site === site)!.lag.changes;
+    expect(await lagOf("site-b")).toBe(10);
+    expect(await lagOf("site-a")).toBe(0); // its own changes do not count
+    // The server learns an edge's cursor from its next pull.
+    await b.client.syncNow();
+    await b.client.syncNow();
+    await a.client.syncNow();
+    expect(await lagOf("site-b")).toBe(0);
+
+    const gc = await collectGarbage(server.ctx, 0);
+    expect(gc.gcSeq).toBe(10);
+    // The newest entry stays (it holds the numbering, sync/log-seq.ts); its batch with it.
+    const left = await server.database.client.execute("SELECT seq FROM sync_log_batches ORDER BY seq");
+    expect(left.rows.map((r) => Number(r.seq))).toEqual([10]);
+    await a.replica.exec(PUT_STATE, ["after", '"x"', 1]);
+    await a.client.syncNow();
+    expect(await b.client.syncNow()).toMatchObject({ pulled: 1, rebootstrapped: false });
+  });
+});

@@ -6,7 +6,7 @@ import { ClockSkewError } from "./clock.ts";
 import { foldNow } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeStatement } from "./lane.ts";
-import { listNodes, touchPeer } from "./peers.ts";
+import { listNodes, peerForPush, recordPush, touchPeer } from "./peers.ts";
 import {
   ACKED_HEADER,
   type NodeSummary,
@@ -86,13 +86,14 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
     async pushBatch(nodeId, batch, meta = {}) {
       checkSite(nodeId, batch.site);
       checkSchema(ctx, batch.schemaVersion);
-      const peer = await touchPeer(ctx.client, nodeId, {
-        keyId: meta.keyId,
-        schemaVersion: batch.schemaVersion,
-      });
+      const peer = await peerForPush(ctx.client, nodeId, meta.keyId);
+      // Recorded with the batch when it applies (recordPush); on every other outcome, here.
+      const touch = () =>
+        touchPeer(ctx.client, nodeId, { schemaVersion: batch.schemaVersion, keyId: meta.keyId });
       // The batch must continue what we have: if the edge believes we acknowledged more
       // than we did (our database was restored?), applying it would leave a silent gap.
       if (batch.after > peer.ackedSeq) {
+        await touch();
         throw new AppError(
           409,
           "PUSH_GAP",
@@ -104,6 +105,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       const fresh = checkOrder(nodeId, batch.changes).filter((c) => c.seq > peer.ackedSeq);
       const head = async () => headSeq(ctx.client);
       if (fresh.length === 0) {
+        await touch();
         await writeStatement(ctx.client, {
           sql: "UPDATE sync_peers SET pending = ?, last_push_at = ? WHERE site = ?",
           args: [batch.pending, Date.now(), nodeId],
@@ -126,13 +128,14 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
           beforeCommit: opts.beforeCommit,
           record: async (tx: Transaction) => {
             // Guarded by the previous value: two concurrent pushes of one edge cannot both apply.
-            const rs = await tx.execute({
-              sql:
-                "UPDATE sync_peers SET acked_seq = ?, pending = ?, last_push_at = ?, last_error = NULL " +
-                "WHERE site = ? AND acked_seq = ?",
-              args: [acked, batch.pending, Date.now(), nodeId, peer.ackedSeq],
+            const recorded = await recordPush(tx, nodeId, {
+              keyId: meta.keyId,
+              schemaVersion: batch.schemaVersion,
+              from: peer.ackedSeq,
+              acked,
+              pending: batch.pending,
             });
-            if (rs.rowsAffected !== 1)
+            if (!recorded)
               throw new AppError(
                 409,
                 "PUSH_CONFLICT",
@@ -149,6 +152,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
           head: await head(),
         };
       } catch (err) {
+        await touch().catch(() => {}); // the push's own error is the one to report
         if (err instanceof ClockSkewError) {
           await writeStatement(ctx.client, {
             sql: "UPDATE sync_peers SET skew_rejections = skew_rejections + 1, last_error = ? WHERE site = ?",

@@ -1,4 +1,4 @@
-import type { Client } from "@libsql/client";
+import type { Client, Transaction } from "@libsql/client";
 import { AppError } from "../runtime/errors.ts";
 import type { Exec } from "./clock.ts";
 import { writeStatement } from "./lane.ts";
@@ -109,4 +109,42 @@ export async function touchPeer(
     ],
   });
   return { ackedSeq: Number(rs.rows[0]!.acked_seq) };
+}
+
+/**
+ * Before a push: the binding check and the edge's acknowledged seq, read without writing.
+ * What the push tells us is recorded by recordPush, inside the batch's own transaction: one
+ * write transaction per batch instead of two.
+ */
+export async function peerForPush(
+  client: Client,
+  site: string,
+  keyId?: string,
+): Promise<{ ackedSeq: number }> {
+  if (keyId !== undefined) await checkBinding(client, site, keyId);
+  const rs = await client.execute({ sql: "SELECT acked_seq FROM sync_peers WHERE site = ?", args: [site] });
+  return { ackedSeq: rs.rows[0] ? Number(rs.rows[0].acked_seq) : 0 };
+}
+
+/**
+ * Records an applied push in its transaction: the new acknowledged seq, and that the edge was
+ * seen. Guarded by the acknowledged seq the push started from: false if another push of the
+ * same edge moved it meanwhile (the caller must not commit).
+ */
+export async function recordPush(
+  tx: Transaction,
+  site: string,
+  push: { keyId?: string; schemaVersion: number; from: number; acked: number; pending: number },
+): Promise<boolean> {
+  const now = Date.now();
+  const rs = await tx.execute({
+    sql:
+      "INSERT INTO sync_peers (site, key_id, schema_version, acked_seq, pending, last_seen_at, last_push_at) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site) DO UPDATE SET key_id = coalesce(excluded.key_id, key_id), " +
+      "schema_version = excluded.schema_version, acked_seq = excluded.acked_seq, pending = excluded.pending, " +
+      "last_seen_at = excluded.last_seen_at, last_push_at = excluded.last_push_at, last_error = NULL " +
+      "WHERE sync_peers.acked_seq = ?",
+    args: [site, push.keyId ?? null, push.schemaVersion, push.acked, push.pending, now, now, push.from],
+  });
+  return rs.rowsAffected === 1;
 }

@@ -1,21 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Client, InValue } from "@libsql/client";
-import { type Database, openDatabase } from "../runtime/db.ts";
-import { errorHandler } from "../runtime/http/error-handler.ts";
-import { jsonBody } from "../runtime/http/json-body.ts";
-import { silentLogger } from "../runtime/log.ts";
-import { applyMigrations } from "../runtime/migrate.ts";
-import type { AppEnv } from "../runtime/platform.ts";
+import type { Database } from "../runtime/db.ts";
 import { createSyncClient } from "../sync/client.ts";
-import { createSyncHub, type SyncHub } from "../sync/hub.ts";
-import { installSync, type SyncContext } from "../sync/install.ts";
+import { createSyncHub } from "../sync/hub.ts";
+import type { SyncContext } from "../sync/install.ts";
 import { pruneOutbox } from "../sync/outbox.ts";
-import { syncHubRoutes } from "../sync/routes.ts";
-import type { Role } from "../sync/spec.ts";
-import { SYNCED_TABLES } from "../sync/tables.ts";
+import { startScript } from "./lib/servers.ts";
+import { benchHubApp, replica } from "./lib/sync-replicas.ts";
 
 /*
  * Sync throughput. One edge makes N state writes while offline, then reconnects: sync_s is
@@ -24,6 +17,9 @@ import { SYNCED_TABLES } from "../sync/tables.ts";
  * libSQL table (multi-row INSERTs of 500 in one transaction) in the same run. (Inserting
  * from one JSON text per 2,000 rows via json_each, as sync/rows.ts does, is ~30% cheaper
  * still here; the baseline stays as it was so the recorded ratios compare.)
+ * processes_s: the same reconnect with the server in its own process (bench/sync-server.ts),
+ * over HTTP on 127.0.0.1, as deployed: the edge reads its next batch while the server
+ * applies the last one.
  * pull_s: a fresh second edge pulling the same N changes from the server.
  * The outbox bench: the same single-row writes with and without capture triggers.
  */
@@ -34,30 +30,6 @@ const cpuSeconds = (c0: NodeJS.CpuUsage) => {
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / 1e6;
 };
-
-async function replica(
-  dir: string,
-  name: string,
-  role: Role | null,
-): Promise<{ database: Database; ctx?: SyncContext }> {
-  const database = await openDatabase(join(dir, `${name}.db`));
-  await applyMigrations(database);
-  if (!role) return { database };
-  const ctx = await installSync(database, SYNCED_TABLES, { role, siteId: `bench-${name}` });
-  return { database, ctx };
-}
-
-function hubFetch(hub: SyncHub) {
-  const app = new OpenAPIHono<AppEnv>();
-  app.onError(errorHandler(silentLogger));
-  app.use("/v1/*", async (c, next) => {
-    c.set("principal", { id: "bench-node", role: "node", via: "key" });
-    return next();
-  });
-  app.use("/v1/*", jsonBody(1024 * 1024)); // the server's default body limit
-  app.route("/", syncHubRoutes({ hub }));
-  return async (url: string, init: RequestInit) => app.request(url, init);
-}
 
 const rowsFor = (n: number, tag: string): InValue[][] =>
   Array.from({ length: n }, (_, i) => [
@@ -84,25 +56,41 @@ async function insertRows(client: Client, rows: InValue[][]): Promise<void> {
   }
 }
 
-/** {bench:"sync", changes, sync_s, raw_insert_s, ratio, cpu_ratio, changes_per_s, pull_s, pull_changes_per_s, edge_fold_s} */
+/** {bench:"sync", changes, sync_s, raw_insert_s, ratio, cpu_ratio, changes_per_s, processes_s, processes_ratio, pull_s, pull_changes_per_s, edge_fold_s} */
 export async function runSyncBench(opts: { changes?: number } = {}): Promise<Record<string, unknown>> {
   const n = opts.changes ?? 100_000;
   const dir = mkdtempSync(join(tmpdir(), "sutazai-bench-sync-"));
   const open: Database[] = [];
+  const stops: Array<() => Promise<void>> = [];
   try {
     const server = await replica(dir, "server", "server");
     const edge = await replica(dir, "edge", "edge");
     const fresh = await replica(dir, "edge2", "edge");
     const plain = await replica(dir, "plain", null);
     const plain2 = await replica(dir, "plain2", null);
-    open.push(server.database, edge.database, fresh.database, plain.database, plain2.database);
-    const hub = createSyncHub(server.ctx!);
-    const fetch = hubFetch(hub);
+    const apart = await replica(dir, "edge3", "edge"); // pushes to a server in another process
+    open.push(
+      server.database,
+      edge.database,
+      fresh.database,
+      plain.database,
+      plain2.database,
+      apart.database,
+    );
+    const serverDir = mkdtempSync(join(tmpdir(), "sutazai-bench-sync-server-"));
+    const remote = await startScript("sync-server.ts", ["--data-dir", serverDir]);
+    stops.push(async () => {
+      await remote.stop();
+      rmSync(serverDir, { recursive: true, force: true });
+    });
+    const app = benchHubApp(createSyncHub(server.ctx!));
+    const fetch = async (url: string, init: RequestInit) => app.request(url, init);
     const client = (ctx: SyncContext) =>
       createSyncClient({ ctx, serverUrl: "http://server", serverKey: "bench", fetch, pullLimit: 5000 });
 
     const rows = rowsFor(n, "k");
     await insertRows(edge.database.client, rows); // offline writes: captured into the outbox
+    await insertRows(apart.database.client, rows);
 
     // The plain insert runs before and after the sync and counts as their mean, so load that
     // drifts during the run (a shared machine) weighs on both sides alike.
@@ -118,6 +106,19 @@ export async function runSyncBench(opts: { changes?: number } = {}): Promise<Rec
     const sync = seconds(t0);
     const syncCpu = cpuSeconds(c0);
     if (pushed.pushed !== n) throw new Error(`bench: pushed ${pushed.pushed} of ${n} changes`);
+
+    // The same reconnect with the server in its own process, over HTTP on 127.0.0.1: as
+    // deployed, the edge's work (reading the outbox, recording acknowledgements) runs on
+    // its own CPU, beside the server's.
+    t0 = performance.now();
+    const overHttp = await createSyncClient({
+      ctx: apart.ctx!,
+      serverUrl: remote.url,
+      serverKey: "bench",
+      pullLimit: 5000,
+    }).syncNow();
+    const separate = seconds(t0);
+    if (overHttp.pushed !== n) throw new Error(`bench: pushed ${overHttp.pushed} of ${n} changes over HTTP`);
 
     t0 = performance.now();
     c0 = process.cpuUsage();
@@ -147,11 +148,14 @@ export async function runSyncBench(opts: { changes?: number } = {}): Promise<Rec
       // the work done): far steadier than wall time on a shared machine.
       cpu_ratio: round3(syncCpu / rawCpu),
       changes_per_s: Math.round(n / sync),
+      processes_s: round3(separate),
+      processes_ratio: round3(separate / raw),
       pull_s: round3(pull),
       pull_changes_per_s: Math.round(n / pull),
       edge_fold_s: round3(fold),
     };
   } finally {
+    for (const stop of stops) await stop();
     for (const d of open) d.close();
     rmSync(dir, { recursive: true, force: true });
   }

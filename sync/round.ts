@@ -1,6 +1,7 @@
 import type { Transaction } from "@libsql/client";
 import type { Logger } from "../runtime/log.ts";
 import { applyRemote } from "./apply.ts";
+import type { ChangesJson } from "./changelog.ts";
 import type { SyncContext } from "./install.ts";
 import { writeStatement } from "./lane.ts";
 import { ackOutbox, countOutbox, readOutbox, UPSTREAM, upstream } from "./outbox.ts";
@@ -33,24 +34,41 @@ export interface RoundDeps {
 
 /**
  * Push: the outbox in seq order, one batch at a time; each acknowledgement is recorded
- * (and covered rows dropped) before the next batch is read, so a crash anywhere re-sends
- * at most one batch, which the server recognises and skips.
+ * (and covered rows dropped) before the next batch is sent, so a crash anywhere re-sends
+ * at most one batch, which the server recognises and skips. The next batch is read while
+ * the server applies the last one (over a network that is where the edge's own work hides).
  */
 export async function pushOutbox(deps: RoundDeps, round: SyncRound): Promise<void> {
   const { ctx, transport } = deps;
   let total = await countOutbox(ctx.client);
   let claimAfter: number | undefined; // set when the server lost acknowledged changes (PUSH_GAP)
+  let next: { after: number; page: ChangesJson } | undefined;
   for (;;) {
     const { ackedSeq } = await upstream(ctx.client);
-    const page = await readOutbox(ctx.client, ackedSeq, deps.batchSize, deps.maxBatchBytes);
+    const page =
+      next?.after === ackedSeq
+        ? next.page
+        : await readOutbox(ctx.client, ackedSeq, deps.batchSize, deps.maxBatchBytes);
+    next = undefined;
     if (page.count === 0) return;
     total = Math.max(total, page.count);
     // The outbox JSON SQLite built goes into the body as is: no decode/encode per change.
     const body =
       `{"site":${JSON.stringify(ctx.siteId)},"schemaVersion":${ctx.schemaVersion},"after":${claimAfter ?? ackedSeq},` +
       `"pending":${total - page.count},"changes":${page.json}}`;
+    const sent = transport.push(body);
+    sent.catch(() => {}); // awaited below; this only keeps a rejection from going unhandled meanwhile
+    if (page.more) {
+      // While the server applies this batch, read the next one from where this one ends, which
+      // is where its acknowledgement puts us when all goes well (used only if it does).
+      await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
+      next = {
+        after: page.lastSeq,
+        page: await readOutbox(ctx.client, page.lastSeq, deps.batchSize, deps.maxBatchBytes),
+      };
+    }
     try {
-      const res = await transport.push(body);
+      const res = await sent;
       await ackOutbox(ctx.client, res.acked, res.serverSite);
       round.pushed += page.count - res.skipped;
       round.skipped += res.skipped;
@@ -59,6 +77,7 @@ export async function pushOutbox(deps: RoundDeps, round: SyncRound): Promise<voi
       claimAfter = undefined;
       deps.head = res.head;
     } catch (err) {
+      next = undefined;
       if (
         err instanceof SyncTransportError &&
         err.code === "PUSH_GAP" &&

@@ -135,6 +135,37 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     expect((await a.client.status()).pendingOutbox).toBe(0);
   });
 
+  it("pushes writes made while a batch is in flight, in order, and none twice", async () => {
+    // The edge reads its next batch while the server applies the last one: writes landing
+    // meanwhile, and a batch the server answers differently than expected, must not confuse it.
+    const replica = await openReplica(dir.path, "a", "edge");
+    edges.push(replica);
+    let pushes = 0;
+    const client = createSyncClient({
+      ctx: replica.ctx,
+      serverUrl: "http://hub.test",
+      serverKey: "k",
+      pushBatchSize: 2,
+      fetch: async (url, init) => {
+        if (url.includes("/v1/sync/push")) {
+          pushes++;
+          if (pushes <= 3) await replica.exec(PUT_STATE, [`late${pushes}`, '"x"', pushes]); // lands mid-push
+          if (pushes === 2) return new Response("", { status: 413 }); // too large: the batch halves
+        }
+        return net.fetch(url, init);
+      },
+    });
+    clients.push(client);
+    for (let i = 0; i < 5; i++) await replica.exec(PUT_STATE, [`k${i}`, '"v"', i]);
+    await client.syncNow();
+    const keys = (await readState(server)).map((r) => r.key);
+    expect(keys).toHaveLength(5 + 3);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect((await client.status()).pendingOutbox).toBe(0);
+    const acked = (await hub.listNodes())[0]!;
+    expect(acked.ackedSeq).toBe(keys.length); // every outbox seq, acknowledged once, in order
+  });
+
   it("re-bootstraps an edge whose cursor fell behind GC, dropping rows deleted meanwhile", async () => {
     const a = await edge("a");
     const b = await edge("b");

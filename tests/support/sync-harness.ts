@@ -68,8 +68,15 @@ export async function openReplica(
 
 const NODE_PRINCIPAL: Principal = Object.freeze({ id: "key-node", role: "node", via: "key" });
 
-/** The hub's routes in a bare app with the platform's body parsing and error rendering; callers are `node` keys. */
-export function hubApp(hub: SyncHub, principal: Principal = NODE_PRINCIPAL): OpenAPIHono<AppEnv> {
+/**
+ * The hub's routes in a bare app with the platform's body parsing and error rendering; callers
+ * are `node` keys. (The benchmark serves it too, with the server's default 1 MB body limit.)
+ */
+export function hubApp(
+  hub: SyncHub,
+  principal: Principal = NODE_PRINCIPAL,
+  bodyLimit = 8 * 1024 * 1024,
+): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(errorHandler(silentLogger));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -77,7 +84,7 @@ export function hubApp(hub: SyncHub, principal: Principal = NODE_PRINCIPAL): Ope
     c.set("principal", principal);
     return next();
   });
-  app.use("/v1/*", jsonBody(8 * 1024 * 1024));
+  app.use("/v1/*", jsonBody(bodyLimit));
   app.route("/", syncHubRoutes({ hub }));
   return app;
 }

@@ -78,14 +78,14 @@ export async function applyRemote(ctx: SyncContext, input: ApplyInput): Promise<
     } else group.set(key, { key, pk, state, changes: change ? [change] : [] });
   };
   for (const change of input.changes ?? []) {
-    const t = classify(ctx, change.tbl, change.cols ? Object.keys(change.cols) : [], change, quarantined);
+    const t = classify(ctx, change.tbl, change.cols, change, quarantined);
     if (!t) continue;
     if (change.hlc > maxHlc) maxHlc = change.hlc;
     // A table received into a per-site table (receiveInto) is keyed by (site, key...).
     add(t, t.into ? [change.site, ...change.pk] : change.pk, changeState(change), change);
   }
   for (const row of input.rows ?? []) {
-    const t = classify(ctx, row.tbl, Object.keys(row.cols), row, quarantined);
+    const t = classify(ctx, row.tbl, row.cols, row, quarantined);
     if (!t) continue;
     const state = snapshotState(row);
     for (const c of Object.values(row.cols)) if (stampHlc(c[1]) > maxHlc) maxHlc = stampHlc(c[1]);

@@ -16,11 +16,11 @@ export interface Quarantined {
   reason: string;
 }
 
-/** Checks that this replica can take a change for `tbl` with these columns; quarantines it otherwise. */
+/** Checks that this replica can take a change for `tbl` with these columns (the keys of `cols`); quarantines it otherwise. */
 export function classify(
   ctx: SyncContext,
   tbl: string,
-  cols: string[],
+  cols: Record<string, unknown> | null | undefined,
   change: WireChange | SnapshotRow,
   out: Quarantined[],
 ): ResolvedTable | undefined {
@@ -46,8 +46,9 @@ export function classify(
     out.push({ change, kind: "rejected", reason: refused });
     return undefined;
   }
-  const unknown = cols.filter((c) => !t.cols.includes(c));
-  if (unknown.length > 0) {
+  let unknown: string[] | undefined; // (built only when needed: this runs once per change)
+  for (const c in cols) if (!t.cols.includes(c)) (unknown ??= []).push(c);
+  if (unknown) {
     out.push({
       change,
       kind: "held",

@@ -210,7 +210,7 @@ export async function insertNewVersions(tx: Exec, t: ResolvedTable, writes: RowW
       other.push([w.key, stampsJson(t, w.merged), w.merged.del ?? null, null]);
       continue;
     }
-    const names = t.mode === "row" ? "*" : Object.keys(w.merged.cols).join(",");
+    const names = t.mode === "row" ? "*" : columnSet(t, w.merged.cols);
     const row: [string, string, string | null] = [w.key, stamp, w.merged.del ?? null];
     const group = groups.get(names);
     if (group) group.push(row);
@@ -250,6 +250,22 @@ function sharedStamp(state: RowState): string | undefined {
   return shared;
 }
 
+const allColumns = new WeakMap<ResolvedTable, string>();
+
+/**
+ * The table's columns this state has registers for, as a comma-separated key in table order
+ * (rows with the same key share a statement). Runs once per row written: a row that has every
+ * column, the common case, costs one pass and no allocation.
+ */
+function columnSet(t: ResolvedTable, cols: Record<string, Register>): string {
+  let n = 0;
+  for (const c of t.cols) if (c in cols) n++;
+  if (n < t.cols.length) return t.cols.filter((c) => c in cols).join(",");
+  let all = allColumns.get(t);
+  if (all === undefined) allColumns.set(t, (all = t.cols.join(",")));
+  return all;
+}
+
 /** Whether an INSERT of this state would satisfy the table's NOT NULL columns. */
 export const isComplete = (t: ResolvedTable, state: RowState): boolean =>
   t.required.every((c) => c in state.cols);
@@ -273,7 +289,7 @@ export async function writeRows(
     const inTable = w.local?.inTable ?? false;
     const materialize = alive && (inTable || isComplete(t, w.merged));
     if (materialize) {
-      const names = t.cols.filter((c) => c in w.merged.cols).join(",");
+      const names = columnSet(t, w.merged.cols);
       const group = upserts.get(names);
       if (group) group.push(w);
       else upserts.set(names, [w]);

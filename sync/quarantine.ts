@@ -47,7 +47,11 @@ export function classify(
     return undefined;
   }
   let unknown: string[] | undefined; // (built only when needed: this runs once per change)
-  for (const c in cols) if (!t.cols.includes(c)) (unknown ??= []).push(c);
+  for (const c in cols) {
+    if (t.cols.includes(c)) continue;
+    unknown ??= [];
+    unknown.push(c);
+  }
   if (unknown) {
     out.push({
       change,

@@ -262,7 +262,10 @@ function columnSet(t: ResolvedTable, cols: Record<string, Register>): string {
   for (const c of t.cols) if (c in cols) n++;
   if (n < t.cols.length) return t.cols.filter((c) => c in cols).join(",");
   let all = allColumns.get(t);
-  if (all === undefined) allColumns.set(t, (all = t.cols.join(",")));
+  if (all === undefined) {
+    all = t.cols.join(",");
+    allColumns.set(t, all);
+  }
   return all;
 }
 

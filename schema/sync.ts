@@ -53,7 +53,7 @@ export const syncChanges = sqliteTable("sync_changes", {
 export const syncLogBatches = sqliteTable("sync_log_batches", {
   seq: integer("seq").primaryKey(), // = the sync_changes row's seq
   n: integer("n").notNull(), // changes in the batch
-  changes: text("changes").notNull(), // the wire changes as JSON, comma-separated, without the brackets
+  changes: text("changes").notNull(), // the wire changes, as a JSON array
 });
 
 /**

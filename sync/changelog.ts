@@ -80,7 +80,7 @@ async function appendBatch(tx: Exec, batch: WireChange[]): Promise<void> {
   });
   await tx.execute({
     sql: "INSERT INTO sync_log_batches (seq, n, changes) VALUES (?, ?, ?)",
-    args: [Number(rs.rows[0]!.seq), batch.length, json.slice(1, -1)],
+    args: [Number(rs.rows[0]!.seq), batch.length, json],
   });
 }
 
@@ -116,7 +116,9 @@ export async function readLogJson(
   const lastSeq = Number(entries.rows[taken - 1]!.seq);
   const rs = await exec.execute({
     sql:
-      "SELECT group_concat(CASE WHEN c.op = 'batch' THEN b.changes ELSE " +
+      // (a batch's array without its brackets: SQLite's substr costs a pull far less than
+      // slicing a copy in JS costs every push)
+      "SELECT group_concat(CASE WHEN c.op = 'batch' THEN substr(b.changes, 2, length(b.changes) - 2) ELSE " +
       `${changeJson("c")} END, ',') AS j ` +
       `FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq WHERE ${range}`,
     args: [opts.after, lastSeq, opts.exceptSite],

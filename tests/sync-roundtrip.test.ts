@@ -73,10 +73,12 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     const status = await a.client.status();
     expect(status).toMatchObject({ online: true, pendingOutbox: 0, lastError: null, lag: { changes: 0 } });
     const nodes = await hub.listNodes();
-    expect(nodes.map((n) => [n.site, n.ackedSeq, n.pending, n.schemaVersion, n.lastPushAt !== null])).toEqual([
-      ["site-a", 5, 0, 1, true],
-      ["site-b", 0, 0, 1, false],
-    ]);
+    expect(nodes.map((n) => [n.site, n.ackedSeq, n.pending, n.schemaVersion, n.lastPushAt !== null])).toEqual(
+      [
+        ["site-a", 5, 0, 1, true],
+        ["site-b", 0, 0, 1, false],
+      ],
+    );
     // Over HTTP: operators read /v1/nodes; only `node` keys may replicate.
     const operator = hubApp(hub, { id: "op", role: "operator", via: "key" });
     const listed = await operator.request("/v1/nodes");

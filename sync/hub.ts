@@ -93,7 +93,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       // The batch must continue what we have: if the edge believes we acknowledged more
       // than we did (our database was restored?), applying it would leave a silent gap.
       if (batch.after > peer.ackedSeq) {
-        await touch();
+        await touch().catch(() => {}); // the gap is the answer the edge acts on
         throw new AppError(
           409,
           "PUSH_GAP",
@@ -102,7 +102,14 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
           { headers: { [ACKED_HEADER]: String(peer.ackedSeq) } },
         );
       }
-      const fresh = checkOrder(nodeId, batch.changes).filter((c) => c.seq > peer.ackedSeq);
+      let ordered: WireChange[];
+      try {
+        ordered = inSeqOrder(nodeId, batch.changes);
+      } catch (err) {
+        await touch().catch(() => {});
+        throw err;
+      }
+      const fresh = ordered.filter((c) => c.seq > peer.ackedSeq);
       const head = async () => headSeq(ctx.client);
       if (fresh.length === 0) {
         await touch();
@@ -215,23 +222,28 @@ function checkSchema(ctx: SyncContext, version: number): void {
   }
 }
 
-/** A batch must carry one edge's own changes in strictly increasing seq order. */
-function checkOrder(nodeId: string, changes: WireChange[]): WireChange[] {
-  let last = -1;
-  for (const c of changes) {
+/**
+ * A batch must carry one edge's own changes, each seq once. They are applied in seq order:
+ * an edge sends them so (its outbox read relies on SQLite feeding the aggregate in rowid
+ * order), and a batch that comes otherwise is sorted here rather than refused, so a change
+ * in how SQLite plans that read could never stall an edge's outbox.
+ */
+function inSeqOrder(nodeId: string, changes: WireChange[]): WireChange[] {
+  let sorted = true;
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
     if (c.site !== nodeId)
       throw new AppError(
         400,
         "SYNC_SITE_MISMATCH",
         `Change ${c.seq} was made by ${c.site}, not by ${nodeId}.`,
       );
-    if (c.seq <= last)
-      throw new AppError(
-        400,
-        "SYNC_ORDER",
-        `Changes must be in increasing seq order (${c.seq} after ${last}).`,
-      );
-    last = c.seq;
+    if (i > 0 && c.seq <= changes[i - 1]!.seq) sorted = false;
   }
-  return changes;
+  const out = sorted ? changes : [...changes].sort((a, b) => a.seq - b.seq);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.seq === out[i - 1]!.seq)
+      throw new AppError(400, "SYNC_ORDER", `Change ${out[i]!.seq} appears twice in the batch.`);
+  }
+  return out;
 }

@@ -51,8 +51,8 @@ export async function readOutbox(
     const rs = await exec.execute({
       // No ORDER BY inside the aggregate: it sorts every change again (a quarter of the
       // read's time). SQLite does not flatten a LIMITed subquery into an aggregate; it feeds
-      // the aggregate the subquery's rows in their (rowid) order, and the server refuses a
-      // push whose seqs do not increase (SYNC_ORDER).
+      // the aggregate the subquery's rows in their (rowid) order (a test pins it), and the
+      // server sorts a batch that comes otherwise.
       sql:
         `SELECT json_group_array(${changeJson("o")}) AS j, COUNT(*) AS n, MAX(o.seq) AS last FROM ` +
         // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)

@@ -9,12 +9,12 @@ import type { NodeSummary } from "./protocol.ts";
  * by GET /v1/nodes.
  */
 
-const LAG_COUNT_CAP = 1_000_000; // log entries: counting further tells an operator nothing new
+const LAG_COUNT_CAP = 1_000_000; // log entries looked at: counting further tells an operator nothing new
 
 const iso = (ms: unknown) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
 /**
- * Every edge the server has heard from. `lag.changes`: change-log entries (made elsewhere)
+ * Every edge the server has heard from. `lag.changes`: changes in the log (made elsewhere)
  * the edge has not pulled yet; `lag.ms`: time since its last pull; `pending`: outbox rows
  * it reported still waiting at its last push.
  */

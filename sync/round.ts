@@ -62,10 +62,14 @@ export async function pushOutbox(deps: RoundDeps, round: SyncRound): Promise<voi
       // While the server applies this batch, read the next one from where this one ends, which
       // is where its acknowledgement puts us when all goes well (used only if it does).
       await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
-      next = {
-        after: page.lastSeq,
-        page: await readOutbox(ctx.client, page.lastSeq, deps.batchSize, deps.maxBatchBytes),
-      };
+      try {
+        next = {
+          after: page.lastSeq,
+          page: await readOutbox(ctx.client, page.lastSeq, deps.batchSize, deps.maxBatchBytes),
+        };
+      } catch {
+        next = undefined; // best effort: the answer to this push comes first; read again after it
+      }
     }
     try {
       const res = await sent;

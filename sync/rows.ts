@@ -258,9 +258,9 @@ const allColumns = new WeakMap<ResolvedTable, string>();
  * column, the common case, costs one pass and no allocation.
  */
 function columnSet(t: ResolvedTable, cols: Record<string, Register>): string {
-  let n = 0;
-  for (const c of t.cols) if (c in cols) n++;
-  if (n < t.cols.length) return t.cols.filter((c) => c in cols).join(",");
+  let n = 0; // (own keys only: a column may be called "constructor")
+  for (const c of t.cols) if (Object.hasOwn(cols, c)) n++;
+  if (n < t.cols.length) return t.cols.filter((c) => Object.hasOwn(cols, c)).join(",");
   let all = allColumns.get(t);
   if (all === undefined) {
     all = t.cols.join(",");

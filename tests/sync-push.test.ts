@@ -1,0 +1,135 @@
+import type { InStatement } from "@libsql/client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createSyncHub, type SyncHub } from "../sync/hub.ts";
+import { readOutbox, upstream } from "../sync/outbox.ts";
+import type { WireChange } from "../sync/protocol.ts";
+import { pushOutbox, type RoundDeps, type SyncRound } from "../sync/round.ts";
+import { hlcFromParts, hlcToHex } from "../sync/stamp.ts";
+import { httpTransport } from "../sync/transport.ts";
+import {
+  hubApp,
+  openReplica,
+  PUT_STATE,
+  type Replica,
+  readState,
+  type TempDir,
+  tempDir,
+} from "./support/sync-harness.ts";
+
+/*
+ * The push path's ordering guarantees: the edge reads its outbox in seq order and reads the
+ * next batch while the server applies the last; the server applies a batch in seq order.
+ */
+describe("sync push: order and read-ahead", () => {
+  let dir: TempDir;
+  let server: Replica;
+  let edge: Replica;
+  let hub: SyncHub;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    server = await openReplica(dir.path, "server", "server");
+    edge = await openReplica(dir.path, "a", "edge");
+    hub = createSyncHub(server.ctx);
+  });
+  afterEach(() => {
+    edge.close();
+    server.close();
+    dir.remove();
+  });
+
+  const newRound = (): SyncRound => ({
+    pushed: 0,
+    pulled: 0,
+    skipped: 0,
+    quarantined: 0,
+    rebootstrapped: false,
+    durationMs: 0,
+  });
+
+  it("reads the outbox in seq order, across gaps and tables, page by page", async () => {
+    const reading =
+      "INSERT INTO telemetry_readings (id, device, metric, value, ts) VALUES (?, 'd', 'm', ?, ?)";
+    for (let i = 0; i < 40; i++) {
+      await edge.exec(PUT_STATE, [`k${i % 7}`, `"v${i}"`, i]); // updates of the same rows too
+      if (i % 3 === 0) await edge.exec(reading, [`r${i}`, i, i]);
+    }
+    // Gaps: outbox rows gone from the middle (as after a partial prune).
+    await edge.exec("DELETE FROM sync_changes WHERE seq % 5 = 0 AND seq < 40");
+    const expected = (
+      await edge.database.client.execute("SELECT seq FROM sync_changes ORDER BY seq")
+    ).rows.map((r) => Number(r.seq));
+    const read: number[] = [];
+    for (let after = 0, more = true; more; ) {
+      const page = await readOutbox(edge.database.client, after, 7, 1 << 20);
+      read.push(...(JSON.parse(page.json) as WireChange[]).map((c) => c.seq));
+      [after, more] = [page.lastSeq, page.more];
+    }
+    expect(read).toEqual(expected);
+  });
+
+  it("applies a batch in seq order whatever order it came in, refuses a repeated seq, and records the edge either way", async () => {
+    const hlc = (n: number) => hlcToHex(hlcFromParts(Date.now(), n));
+    const change = (seq: number, key: string): WireChange => ({
+      seq,
+      tbl: "state",
+      pk: ["ns", key],
+      op: "insert",
+      cols: { value: `"${key}"`, updated_at: seq },
+      hlc: hlc(seq),
+      site: "site-a",
+      sv: 1,
+    });
+    const push = (changes: WireChange[]) =>
+      hubApp(hub).request("/v1/sync/push", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-sutazai-node": "site-a" },
+        body: JSON.stringify({ site: "site-a", schemaVersion: 1, after: 0, pending: 0, changes }),
+      });
+    const twice = await push([change(1, "x"), change(1, "y")]);
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toMatchObject({ code: "SYNC_ORDER" });
+    expect((await hub.listNodes()).map((n) => n.site)).toEqual(["site-a"]); // seen, though refused
+
+    const shuffled = await push([change(3, "c"), change(1, "a"), change(2, "b")]);
+    expect(shuffled.status).toBe(200);
+    expect(await shuffled.json()).toMatchObject({ acked: 3, applied: 3 });
+    expect((await readState(server)).map((r) => r.key)).toEqual(["a", "b", "c"]);
+  });
+
+  it("finishes the round when reading ahead fails: the batch in flight is acknowledged first", async () => {
+    for (let i = 0; i < 4; i++) await edge.exec(PUT_STATE, [`k${i}`, '"v"', i]);
+    const app = hubApp(hub);
+    let outboxReads = 0;
+    const client = new Proxy(edge.ctx.client, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== "execute") return typeof value === "function" ? value.bind(target) : value;
+        return async (stmt: InStatement) => {
+          const sql = typeof stmt === "string" ? stmt : stmt.sql;
+          if (sql.includes("json_group_array") && ++outboxReads === 2) throw new Error("SQLITE_BUSY");
+          return target.execute(stmt);
+        };
+      },
+    });
+    const deps: RoundDeps = {
+      ctx: { ...edge.ctx, client },
+      transport: httpTransport({
+        serverUrl: "http://hub.test",
+        serverKey: "k",
+        siteId: edge.ctx.siteId,
+        schemaVersion: edge.ctx.schemaVersion,
+        fetch: async (url, init) => app.request(url, init),
+      }),
+      pullLimit: 100,
+      maxBatchBytes: 1 << 20,
+      batchSize: 2,
+      head: null,
+    };
+    const round = newRound();
+    await pushOutbox(deps, round); // the read-ahead of the 2nd batch fails; it is read again
+    expect(round.pushed).toBe(4);
+    expect((await upstream(edge.database.client)).ackedSeq).toBe(4);
+    expect((await hub.listNodes())[0]!.ackedSeq).toBe(4);
+  });
+});

@@ -1,42 +1,18 @@
 import type { InStatement } from "@libsql/client";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createSyncHub, type SyncHub } from "../sync/hub.ts";
+import { describe, expect, it } from "vitest";
 import { readOutbox, upstream } from "../sync/outbox.ts";
 import type { WireChange } from "../sync/protocol.ts";
 import { pushOutbox, type RoundDeps, type SyncRound } from "../sync/round.ts";
 import { hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { httpTransport } from "../sync/transport.ts";
-import {
-  hubApp,
-  openReplica,
-  PUT_STATE,
-  type Replica,
-  readState,
-  type TempDir,
-  tempDir,
-} from "./support/sync-harness.ts";
+import { hubApp, PUT_STATE, readState, serverAndEdge } from "./support/sync-harness.ts";
 
 /*
  * The push path's ordering guarantees: the edge reads its outbox in seq order and reads the
  * next batch while the server applies the last; the server applies a batch in seq order.
  */
 describe("sync push: order and read-ahead", () => {
-  let dir: TempDir;
-  let server: Replica;
-  let edge: Replica;
-  let hub: SyncHub;
-
-  beforeEach(async () => {
-    dir = tempDir();
-    server = await openReplica(dir.path, "server", "server");
-    edge = await openReplica(dir.path, "a", "edge");
-    hub = createSyncHub(server.ctx);
-  });
-  afterEach(() => {
-    edge.close();
-    server.close();
-    dir.remove();
-  });
+  const pair = serverAndEdge("a");
 
   const newRound = (): SyncRound => ({
     pushed: 0,
@@ -51,17 +27,17 @@ describe("sync push: order and read-ahead", () => {
     const reading =
       "INSERT INTO telemetry_readings (id, device, metric, value, ts) VALUES (?, 'd', 'm', ?, ?)";
     for (let i = 0; i < 40; i++) {
-      await edge.exec(PUT_STATE, [`k${i % 7}`, `"v${i}"`, i]); // updates of the same rows too
-      if (i % 3 === 0) await edge.exec(reading, [`r${i}`, i, i]);
+      await pair.edge.exec(PUT_STATE, [`k${i % 7}`, `"v${i}"`, i]); // updates of the same rows too
+      if (i % 3 === 0) await pair.edge.exec(reading, [`r${i}`, i, i]);
     }
     // Gaps: outbox rows gone from the middle (as after a partial prune).
-    await edge.exec("DELETE FROM sync_changes WHERE seq % 5 = 0 AND seq < 40");
+    await pair.edge.exec("DELETE FROM sync_changes WHERE seq % 5 = 0 AND seq < 40");
     const expected = (
-      await edge.database.client.execute("SELECT seq FROM sync_changes ORDER BY seq")
+      await pair.edge.database.client.execute("SELECT seq FROM sync_changes ORDER BY seq")
     ).rows.map((r) => Number(r.seq));
     const read: number[] = [];
     for (let after = 0, more = true; more; ) {
-      const page = await readOutbox(edge.database.client, after, 7, 1 << 20);
+      const page = await readOutbox(pair.edge.database.client, after, 7, 1 << 20);
       read.push(...(JSON.parse(page.json) as WireChange[]).map((c) => c.seq));
       [after, more] = [page.lastSeq, page.more];
     }
@@ -81,7 +57,7 @@ describe("sync push: order and read-ahead", () => {
       sv: 1,
     });
     const push = (changes: WireChange[]) =>
-      hubApp(hub).request("/v1/sync/push", {
+      hubApp(pair.hub).request("/v1/sync/push", {
         method: "POST",
         headers: { "content-type": "application/json", "x-sutazai-node": "site-a" },
         body: JSON.stringify({ site: "site-a", schemaVersion: 1, after: 0, pending: 0, changes }),
@@ -89,19 +65,19 @@ describe("sync push: order and read-ahead", () => {
     const twice = await push([change(1, "x"), change(1, "y")]);
     expect(twice.status).toBe(400);
     expect(await twice.json()).toMatchObject({ code: "SYNC_ORDER" });
-    expect((await hub.listNodes()).map((n) => n.site)).toEqual(["site-a"]); // seen, though refused
+    expect((await pair.hub.listNodes()).map((n) => n.site)).toEqual(["site-a"]); // seen, though refused
 
     const shuffled = await push([change(3, "c"), change(1, "a"), change(2, "b")]);
     expect(shuffled.status).toBe(200);
     expect(await shuffled.json()).toMatchObject({ acked: 3, applied: 3 });
-    expect((await readState(server)).map((r) => r.key)).toEqual(["a", "b", "c"]);
+    expect((await readState(pair.server)).map((r) => r.key)).toEqual(["a", "b", "c"]);
   });
 
   it("finishes the round when reading ahead fails: the batch in flight is acknowledged first", async () => {
-    for (let i = 0; i < 4; i++) await edge.exec(PUT_STATE, [`k${i}`, '"v"', i]);
-    const app = hubApp(hub);
+    for (let i = 0; i < 4; i++) await pair.edge.exec(PUT_STATE, [`k${i}`, '"v"', i]);
+    const app = hubApp(pair.hub);
     let outboxReads = 0;
-    const client = new Proxy(edge.ctx.client, {
+    const client = new Proxy(pair.edge.ctx.client, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
         if (prop !== "execute") return typeof value === "function" ? value.bind(target) : value;
@@ -113,12 +89,12 @@ describe("sync push: order and read-ahead", () => {
       },
     });
     const deps: RoundDeps = {
-      ctx: { ...edge.ctx, client },
+      ctx: { ...pair.edge.ctx, client },
       transport: httpTransport({
         serverUrl: "http://hub.test",
         serverKey: "k",
-        siteId: edge.ctx.siteId,
-        schemaVersion: edge.ctx.schemaVersion,
+        siteId: pair.edge.ctx.siteId,
+        schemaVersion: pair.edge.ctx.schemaVersion,
         fetch: async (url, init) => app.request(url, init),
       }),
       pullLimit: 100,
@@ -129,7 +105,7 @@ describe("sync push: order and read-ahead", () => {
     const round = newRound();
     await pushOutbox(deps, round); // the read-ahead of the 2nd batch fails; it is read again
     expect(round.pushed).toBe(4);
-    expect((await upstream(edge.database.client)).ackedSeq).toBe(4);
-    expect((await hub.listNodes())[0]!.ackedSeq).toBe(4);
+    expect((await upstream(pair.edge.database.client)).ackedSeq).toBe(4);
+    expect((await pair.hub.listNodes())[0]!.ackedSeq).toBe(4);
   });
 });

@@ -5,7 +5,8 @@ import type { WireChange } from "../sync/protocol.ts";
 import { pushOutbox, type RoundDeps, type SyncRound } from "../sync/round.ts";
 import { hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { httpTransport } from "../sync/transport.ts";
-import { hubApp, PUT_STATE, readState, serverAndEdge } from "./support/sync-harness.ts";
+import { serverAndEdge } from "./support/sync-fixtures.ts";
+import { hubApp, PUT_STATE, readState } from "./support/sync-harness.ts";
 
 /*
  * The push path's ordering guarantees: the edge reads its outbox in seq order and reads the

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { InValue } from "@libsql/client";
-import { afterEach, beforeEach } from "vitest";
 import type { Principal } from "../../runtime/auth/principal.ts";
 import { type Database, openDatabase } from "../../runtime/db.ts";
 import { errorHandler } from "../../runtime/http/error-handler.ts";
@@ -11,7 +10,7 @@ import { jsonBody } from "../../runtime/http/json-body.ts";
 import { silentLogger } from "../../runtime/log.ts";
 import { applyMigrations } from "../../runtime/migrate.ts";
 import type { AppEnv } from "../../runtime/platform.ts";
-import { createSyncHub, type SyncHub } from "../../sync/hub.ts";
+import type { SyncHub } from "../../sync/hub.ts";
 import { installSync, type SyncContext } from "../../sync/install.ts";
 import { syncHubRoutes } from "../../sync/routes.ts";
 import type { Role, SyncedTableSpec } from "../../sync/spec.ts";
@@ -65,31 +64,6 @@ export async function openReplica(
     exec: async (sql, args = []) => (await database.client.execute({ sql, args })).rowsAffected,
     close: () => database.close(),
   };
-}
-
-/**
- * A server replica, one edge ("site-<edgeName>") and the server's hub, fresh for every test
- * of the calling describe block (registered with beforeEach/afterEach). Read the fields inside tests.
- */
-export function serverAndEdge(edgeName = "edge"): {
-  dir: TempDir;
-  server: Replica;
-  edge: Replica;
-  hub: SyncHub;
-} {
-  const pair = {} as { dir: TempDir; server: Replica; edge: Replica; hub: SyncHub };
-  beforeEach(async () => {
-    pair.dir = tempDir();
-    pair.server = await openReplica(pair.dir.path, "server", "server");
-    pair.edge = await openReplica(pair.dir.path, edgeName, "edge");
-    pair.hub = createSyncHub(pair.server.ctx);
-  });
-  afterEach(() => {
-    pair.edge.close();
-    pair.server.close();
-    pair.dir.remove();
-  });
-  return pair;
 }
 
 const NODE_PRINCIPAL: Principal = Object.freeze({ id: "key-node", role: "node", via: "key" });

@@ -1,6 +1,7 @@
 import type { Transaction } from "@libsql/client";
 import { appendChanges } from "./changelog.ts";
 import { foldLocal } from "./fold.ts";
+import { applyFreshInserts, asFreshInserts, type FreshInserts } from "./fresh-inserts.ts";
 import type { SyncContext } from "./install.ts";
 import { writeTransaction } from "./lane.ts";
 import { EMPTY_STATE, isAlive, merge, type RowState, registers } from "./merge.ts";
@@ -77,12 +78,26 @@ export async function applyRemote(ctx: SyncContext, input: ApplyInput): Promise<
       if (change) seen.changes.push(change);
     } else group.set(key, { key, pk, state, changes: change ? [change] : [] });
   };
+  const byTable = new Map<ResolvedTable, WireChange[]>();
   for (const change of input.changes ?? []) {
     const t = classify(ctx, change.tbl, change.cols, change, quarantined);
     if (!t) continue;
     if (change.hlc > maxHlc) maxHlc = change.hlc;
+    const list = byTable.get(t);
+    if (list) list.push(change);
+    else byTable.set(t, [change]);
+  }
+  // A table's part of the batch takes the fresh-insert path whole (see fresh-inserts.ts), or not at all.
+  const fresh = new Map<string, FreshInserts>();
+  for (const [t, changes] of byTable) {
+    const inserts = input.rows?.length ? undefined : asFreshInserts(t, changes);
+    if (inserts) {
+      fresh.set(t.name, inserts);
+      continue;
+    }
     // A table received into a per-site table (receiveInto) is keyed by (site, key...).
-    add(t, t.into ? [change.site, ...change.pk] : change.pk, changeState(change), change);
+    for (const change of changes)
+      add(t, t.into ? [change.site, ...change.pk] : change.pk, changeState(change), change);
   }
   for (const row of input.rows ?? []) {
     const t = classify(ctx, row.tbl, row.cols, row, quarantined);
@@ -95,12 +110,12 @@ export async function applyRemote(ctx: SyncContext, input: ApplyInput): Promise<
   // Checked before the write lock is taken; receive() checks again inside the transaction.
   if (maxHlc) await ctx.clock.check(maxHlc, input.from);
   try {
-    return await inTransaction(ctx, input, groups, quarantined, maxHlc, false);
+    return await inTransaction(ctx, input, groups, fresh, quarantined, maxHlc, false);
   } catch (err) {
     if (!isConstraintError(err)) throw err;
     // Some row breaks a constraint (a unique index, a foreign key). Rather than refusing the
     // batch forever, redo it row by row and quarantine the rows that fail.
-    return inTransaction(ctx, input, groups, quarantined, maxHlc, true);
+    return inTransaction(ctx, input, groups, fresh, quarantined, maxHlc, true);
   }
 }
 
@@ -108,6 +123,7 @@ async function inTransaction(
   ctx: SyncContext,
   input: ApplyInput,
   groups: Map<string, Map<string, Pending>>,
+  fresh: Map<string, FreshInserts>,
   quarantinedBefore: Quarantined[],
   maxHlc: string,
   careful: boolean,
@@ -123,9 +139,16 @@ async function inTransaction(
     // leaves the driver's failed statement active on its connection, which then refuses
     // every schema change (DROP/CREATE TABLE: "database table is locked") until collected.
     if (maxHlc) await ctx.clock.receive(maxHlc, input.from, tx);
-    if (groups.size > 0) await foldLocal(tx, ctx); // stored stamps must include local changes before merging
+    // Stored stamps must include local changes before merging (or claiming rows as new).
+    if (groups.size > 0 || fresh.size > 0) await foldLocal(tx, ctx);
     for (const t of ctx.tables) {
-      const group = groups.get(t.name);
+      const inserts = fresh.get(t.name);
+      if (inserts && !careful && (await applyFreshInserts(tx, inserts))) {
+        result.applied += inserts.changes.length;
+        continue;
+      }
+      // Some row existed after all (or the batch is redone row by row): the general path.
+      const group = inserts ? pendingOf(inserts) : groups.get(t.name);
       if (!group) continue;
       const pending = t.ownerColumn
         ? await ownRowsOnly(tx, t, [...group.values()], quarantined, failed)
@@ -273,6 +296,14 @@ async function tryClaim(tx: Transaction, t: ResolvedTable, writes: RowWrite[]): 
   await tx.execute(allNew ? "RELEASE sync_fresh" : "ROLLBACK TO sync_fresh");
   if (!allNew) await tx.execute("RELEASE sync_fresh");
   return allNew;
+}
+
+function pendingOf({ changes, keys }: FreshInserts): Map<string, Pending> {
+  const out = new Map<string, Pending>();
+  changes.forEach((c, i) => {
+    out.set(keys[i]!, { key: keys[i]!, pk: c.pk, state: changeState(c), changes: [c] });
+  });
+  return out;
 }
 
 function changeState(change: WireChange): RowState {

@@ -217,26 +217,40 @@ export async function insertNewVersions(tx: Exec, t: ResolvedTable, writes: RowW
     else groups.set(names, [row]);
   }
   let inserted = 0;
-  for (const [names, rows] of groups) {
-    // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table
-    const stamps = `json_object(${names
-      .split(",")
-      .map((c) => `'${c}', value->>1`)
-      .join(", ")})`;
-    for (const part of chunks(rows)) {
-      // (every value->> is a measurable share of the statement: skip absent delete stamps)
-      const del = part.some((r) => r[2] !== null) ? "value->>2" : "NULL";
-      const rs = await tx.execute({
-        sql:
-          `INSERT INTO sync_versions (tbl, pk, stamps, del) SELECT ?, value->>0, ${stamps}, ${del} FROM json_each(?) WHERE true ` +
-          "ON CONFLICT (tbl, pk) DO NOTHING",
-        args: [t.name, JSON.stringify(part)],
-      });
-      inserted += rs.rowsAffected;
-    }
-  }
+  for (const [names, rows] of groups) inserted += await insertUniformVersions(tx, t, names, rows);
   if (other.length > 0 && !(await writeVersions(tx, t, other, { onlyNew: true }))) return false;
   return inserted + other.length === writes.length;
+}
+
+/**
+ * Inserts sync_versions rows [key, stamp, delete stamp] whose columns `names` (comma-separated;
+ * "*" for a row-mode table) all carry the one stamp, touching no existing row; returns how
+ * many were inserted.
+ */
+export async function insertUniformVersions(
+  tx: Exec,
+  t: ResolvedTable,
+  names: string,
+  rows: Array<[string, string, string | null]>,
+): Promise<number> {
+  // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table
+  const stamps = `json_object(${names
+    .split(",")
+    .map((c) => `'${c}', value->>1`)
+    .join(", ")})`;
+  let inserted = 0;
+  for (const part of chunks(rows)) {
+    // (every value->> is a measurable share of the statement: skip absent delete stamps)
+    const del = part.some((r) => r[2] !== null) ? "value->>2" : "NULL";
+    const rs = await tx.execute({
+      sql:
+        `INSERT INTO sync_versions (tbl, pk, stamps, del) SELECT ?, value->>0, ${stamps}, ${del} FROM json_each(?) WHERE true ` +
+        "ON CONFLICT (tbl, pk) DO NOTHING",
+      args: [t.name, JSON.stringify(part)],
+    });
+    inserted += rs.rowsAffected;
+  }
+  return inserted;
 }
 
 /** The stamp every column of the state shares, if they share one. */
@@ -304,14 +318,32 @@ export async function writeRows(
       versions.push([w.key, stampsJson(t, w.merged), w.merged.del ?? null, vals]);
     }
   }
-  for (const [names, group] of upserts) await upsertRows(tx, t, names ? names.split(",") : [], group);
+  for (const [names, group] of upserts) {
+    const columns = names ? names.split(",") : [];
+    await upsertValues(
+      tx,
+      t,
+      columns,
+      group.map((w) => {
+        const row: unknown[] = [...w.pk];
+        for (const c of columns) row.push(w.merged.cols[c]!.v);
+        return row;
+      }),
+    );
+  }
   for (const part of chunks(deletes)) {
     await tx.execute({ sql: `DELETE FROM ${q(t.name)} WHERE ${keyIn(t)}`, args: [JSON.stringify(part)] });
   }
   if (versions.length) await writeVersions(tx, t, versions);
 }
 
-async function upsertRows(tx: Exec, t: ResolvedTable, names: string[], rows: RowWrite[]): Promise<void> {
+/** Inserts or updates rows given as [key values..., values of `names`...]. */
+export async function upsertValues(
+  tx: Exec,
+  t: ResolvedTable,
+  names: string[],
+  rows: unknown[][],
+): Promise<void> {
   const columns = [...t.pk, ...names];
   // Insert-only tables keep what they have; the others overwrite the merged columns.
   const onConflict =
@@ -321,12 +353,5 @@ async function upsertRows(tx: Exec, t: ResolvedTable, names: string[], rows: Row
   const sql =
     `INSERT INTO ${q(t.name)} (${columns.map(q).join(", ")}) SELECT ${columns.map((_, i) => `value->>${i}`).join(", ")} ` +
     `FROM json_each(?) WHERE true ON CONFLICT (${t.pk.map(q).join(", ")}) ${onConflict}`;
-  for (const part of chunks(rows)) {
-    const values = part.map((w) => {
-      const row: unknown[] = [...w.pk];
-      for (const c of names) row.push(w.merged.cols[c]!.v);
-      return row;
-    });
-    await tx.execute({ sql, args: [JSON.stringify(values)] });
-  }
+  for (const part of chunks(rows)) await tx.execute({ sql, args: [JSON.stringify(part)] });
 }

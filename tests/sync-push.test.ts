@@ -1,5 +1,6 @@
 import type { InStatement } from "@libsql/client";
 import { describe, expect, it } from "vitest";
+import { createSyncClient } from "../sync/client.ts";
 import { readOutbox, upstream } from "../sync/outbox.ts";
 import type { WireChange } from "../sync/protocol.ts";
 import { pushOutbox, type RoundDeps, type SyncRound } from "../sync/round.ts";
@@ -72,6 +73,27 @@ describe("sync push: order and read-ahead", () => {
     expect(shuffled.status).toBe(200);
     expect(await shuffled.json()).toMatchObject({ acked: 3, applied: 3 });
     expect((await readState(pair.server)).map((r) => r.key)).toEqual(["a", "b", "c"]);
+  });
+
+  it("merges a batch of inserts when a row turns out to exist here: the newer write wins", async () => {
+    for (const k of ["k1", "k2", "k3"]) await pair.edge.exec(PUT_STATE, [k, '"edge"', 1]); // older
+    await pair.server.ctx.clock.setWallOffset(60_000); // a minute later (well within the skew limit)
+    await pair.server.exec(PUT_STATE, ["k2", '"server"', 2]); // newer, made on the server
+    const client = createSyncClient({
+      ctx: pair.edge.ctx,
+      serverUrl: "http://hub.test",
+      serverKey: "k",
+      fetch: async (url, init) => hubApp(pair.hub).request(url, init),
+    });
+    expect(await client.syncNow()).toMatchObject({ pushed: 3, pulled: 1 });
+    const values = (rows: Awaited<ReturnType<typeof readState>>) => rows.map((r) => [r.key, r.value]);
+    expect(values(await readState(pair.server))).toEqual([
+      ["k1", '"edge"'],
+      ["k2", '"server"'],
+      ["k3", '"edge"'],
+    ]);
+    expect(values(await readState(pair.edge))).toEqual(values(await readState(pair.server)));
+    await client.stop();
   });
 
   it("finishes the round when reading ahead fails: the batch in flight is acknowledged first", async () => {

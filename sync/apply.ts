@@ -154,7 +154,7 @@ async function inTransaction(
         ? await ownRowsOnly(tx, t, [...group.values()], quarantined, failed)
         : [...group.values()];
       if (!careful) {
-        await applyTable(tx, t, pending, result);
+        await applyTable(tx, t, pending, result, inserts !== undefined);
         continue;
       }
       for (const p of pending) {
@@ -232,6 +232,8 @@ async function applyTable(
   t: ResolvedTable,
   pending: Pending[],
   result: ApplyResult,
+  /** the fresh-insert path just found that some of these rows exist: skip claiming them all at once */
+  someExist = false,
 ): Promise<void> {
   const writes: RowWrite[] = pending.map((p) => ({ key: p.key, pk: p.pk, merged: p.state }));
   if (t.mode === "insert-only") {
@@ -248,7 +250,7 @@ async function applyTable(
   }
   let rest = writes;
   const candidates = writes.filter((w) => isAlive(t.mode, w.merged) && isComplete(t, w.merged));
-  const fresh = candidates.length > 0 ? await claimFresh(tx, t, candidates) : [];
+  const fresh = candidates.length > 0 ? await claimFresh(tx, t, candidates, someExist) : [];
   if (fresh.length > 0) {
     // None of these rows had stamps here: merge(nothing, incoming) = incoming. A row that
     // predates sync has no stamps either and its values count as oldest, so the upsert
@@ -278,8 +280,13 @@ async function applyTable(
  * exist, the insert is undone, the rows that have stamps here are looked up, and only the
  * others are claimed: the rest take the general path (load, merge, write).
  */
-async function claimFresh(tx: Transaction, t: ResolvedTable, writes: RowWrite[]): Promise<RowWrite[]> {
-  if (await tryClaim(tx, t, writes)) return writes;
+async function claimFresh(
+  tx: Transaction,
+  t: ResolvedTable,
+  writes: RowWrite[],
+  someExist: boolean,
+): Promise<RowWrite[]> {
+  if (!someExist && (await tryClaim(tx, t, writes))) return writes;
   const known = await versionedKeys(
     tx,
     t,

@@ -6,8 +6,9 @@ import { stampOf } from "./stamp.ts";
 
 /*
  * The common shape of a batch after a reconnect: one table's changes are all inserts of
- * whole rows, each row once, that this replica has never seen. merge(nothing, insert) is the
- * insert itself, so such rows need no merge state in JS: their stamps and values go from the
+ * whole rows, each row once, that have no stamps here (never seen, or stored before sync
+ * was set up: values without stamps count as oldest). merge(nothing, insert) is the insert
+ * itself, so such rows need no merge state in JS: their stamps and values go from the
  * wire changes straight into the two bulk statements. apply.ts takes this path when a table's
  * part of a batch has that shape, and falls back to the general one (load, merge, write)
  * when some row turns out to exist here after all.

@@ -41,7 +41,7 @@ export function classify(
     });
     return undefined;
   }
-  const refused = "op" in change ? refusal(t, change) : undefined;
+  const refused = keyRefusal(t, change.pk) ?? ("op" in change ? refusal(t, change) : undefined);
   if (refused) {
     out.push({ change, kind: "rejected", reason: refused });
     return undefined;
@@ -61,6 +61,19 @@ export function classify(
     return undefined;
   }
   return t;
+}
+
+/**
+ * A key must have the table's key columns, each value of its column's type: the key is also
+ * the row's identity in the merge metadata (its JSON text), and ["ns", 1] would name another
+ * row there than the ["ns", "1"] SQLite stores in a text column, escaping the row's stamps.
+ */
+function keyRefusal(t: ResolvedTable, pk: readonly unknown[]): string | undefined {
+  const fits =
+    pk.length === t.pk.length &&
+    pk.every((v, i) => (t.pkTypes[i] === "text" ? typeof v === "string" : Number.isSafeInteger(v)));
+  if (fits) return undefined;
+  return `the key of "${t.name}" is (${t.pk.map((c, i) => `${c}: ${t.pkTypes[i]}`).join(", ")}), not ${JSON.stringify(pk)}`;
 }
 
 /**

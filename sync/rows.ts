@@ -149,7 +149,7 @@ export function stateOf(
 ): RowState {
   const stampOf = (c: string) => (t.mode === "row" ? ver?.stamps["*"] : ver?.stamps[c]) ?? NO_STAMP;
   const cols: Record<string, Register> = {};
-  if (values) for (const c of t.cols) if (c in values) cols[c] = { v: values[c], s: stampOf(c) };
+  if (values) for (const c of t.cols) if (Object.hasOwn(values, c)) cols[c] = { v: values[c], s: stampOf(c) };
   return ver?.del === undefined ? { cols } : { cols, del: ver.del };
 }
 
@@ -285,7 +285,7 @@ function columnSet(t: ResolvedTable, cols: Record<string, Register>): string {
 
 /** Whether an INSERT of this state would satisfy the table's NOT NULL columns. */
 export const isComplete = (t: ResolvedTable, state: RowState): boolean =>
-  t.required.every((c) => c in state.cols);
+  t.required.every((c) => Object.hasOwn(state.cols, c));
 
 /**
  * Materializes merged states: live rows complete enough to insert are upserted, dead rows

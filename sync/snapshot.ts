@@ -89,7 +89,7 @@ async function readTable(
         : JSON.parse(String(r.vals));
     const cols: SnapshotRow["cols"] = {};
     for (const c of t.cols)
-      if (c in source) cols[c] = [source[c], (t.mode === "row" ? stamps["*"] : stamps[c]) ?? ""];
+      if (Object.hasOwn(source, c)) cols[c] = [source[c], (t.mode === "row" ? stamps["*"] : stamps[c]) ?? ""];
     const row: SnapshotRow = { tbl: t.name, pk: JSON.parse(String(r.pk)), cols };
     if (r.del !== null) row.del = String(r.del);
     return row;

@@ -41,6 +41,8 @@ export interface ResolvedTable {
   direction: Direction;
   /** primary-key columns (SQL names), in key order */
   pk: string[];
+  /** their types, in key order: a key value must be a string for a text column, an integer for an integer one */
+  pkTypes: Array<"text" | "integer">;
   /** replicated non-key columns (SQL names) */
   cols: string[];
   /** replicated non-key columns an INSERT cannot do without (NOT NULL, no default) */
@@ -72,6 +74,7 @@ export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
     if (!config.columns.some((col) => col.name === c)) throw fail(`localColumns names unknown column "${c}"`);
   const cols: string[] = [];
   const required: string[] = [];
+  const pkTypes: Array<"text" | "integer"> = pk.map(() => "text");
   for (const column of config.columns) {
     const type = column.getSQLType().toLowerCase();
     if (!IDENT.test(column.name)) throw fail(`column "${column.name}" must be a plain SQL identifier`);
@@ -80,6 +83,7 @@ export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
       // keys render identically from SQL (json_array) and from JS (JSON.stringify).
       if (type !== "text" && type !== "integer")
         throw fail(`key column "${column.name}" must be text or integer`);
+      pkTypes[pk.indexOf(column.name)] = type;
       continue;
     }
     if (local.has(column.name)) continue;
@@ -106,6 +110,7 @@ export function resolveTable(spec: SyncedTableSpec): ResolvedTable {
     mode: spec.mode,
     direction: spec.direction,
     pk,
+    pkTypes,
     cols,
     required,
     captureDeletes: spec.mode !== "insert-only" && spec.captureDeletes !== false,

@@ -46,7 +46,7 @@ describe("sync push: order and read-ahead", () => {
     expect(read).toEqual(expected);
   });
 
-  it("applies a batch in seq order whatever order it came in, refuses a repeated seq, and records the edge either way", async () => {
+  it("applies a batch in seq order whatever order it came in, refuses a repeated seq and a key of the wrong type, and records the edge", async () => {
     const hlc = (n: number) => hlcToHex(hlcFromParts(Date.now(), n));
     const change = (seq: number, key: string): WireChange => ({
       seq,
@@ -73,6 +73,24 @@ describe("sync push: order and read-ahead", () => {
     expect(shuffled.status).toBe(200);
     expect(await shuffled.json()).toMatchObject({ acked: 3, applied: 3 });
     expect((await readState(pair.server)).map((r) => r.key)).toEqual(["a", "b", "c"]);
+    const logged = await pair.server.database.client.execute("SELECT changes FROM sync_log_batches");
+    expect((JSON.parse(String(logged.rows[0]!.changes)) as WireChange[]).map((c) => c.seq)).toEqual([
+      1, 2, 3,
+    ]);
+
+    // A key of the wrong type would name another row in the merge metadata than the one
+    // SQLite stores (["ns", 1] vs the text "1"): refused, the stored row untouched.
+    await pair.server.exec(PUT_STATE, ["1", '"server"', 9]);
+    const wrongKey = { ...change(4, "1"), pk: ["ns", 1] as unknown as string[] };
+    const refused = await hubApp(pair.hub).request("/v1/sync/push", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-sutazai-node": "site-a" },
+      body: JSON.stringify({ site: "site-a", schemaVersion: 1, after: 3, pending: 0, changes: [wrongKey] }),
+    });
+    expect(await refused.json()).toMatchObject({ acked: 4, quarantined: 1 });
+    expect((await readState(pair.server)).find((r) => r.key === "1")?.value).toBe('"server"');
+    const reason = await pair.server.database.client.execute("SELECT reason FROM sync_quarantine");
+    expect(String(reason.rows[0]!.reason)).toMatch(/key of "state" is \(namespace: text, key: text\)/);
   });
 
   it("merges a batch of inserts when a row turns out to exist here: the newer write wins", async () => {

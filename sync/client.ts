@@ -3,7 +3,7 @@ import { collectGarbage, DEFAULT_GC_HORIZON_MS } from "./changelog.ts";
 import type { SyncContext } from "./install.ts";
 import { writeStatement } from "./lane.ts";
 import { countOutbox, pruneOutbox, UPSTREAM, upstream } from "./outbox.ts";
-import { pullChanges, pushOutbox, type RoundDeps, type SyncRound } from "./round.ts";
+import { emptyRound, pullChanges, pushOutbox, type RoundDeps, type SyncRound } from "./round.ts";
 import { SyncScheduler } from "./scheduler.ts";
 import { httpTransport, type SyncFetch, type SyncTransport, SyncTransportError } from "./transport.ts";
 
@@ -94,14 +94,7 @@ export function createSyncClient(opts: SyncClientOptions): SyncClient {
 
   async function round(): Promise<SyncRound> {
     const started = Date.now();
-    const result: SyncRound = {
-      pushed: 0,
-      pulled: 0,
-      skipped: 0,
-      quarantined: 0,
-      rebootstrapped: false,
-      durationMs: 0,
-    };
+    const result = emptyRound();
     try {
       await pushOutbox(deps, result);
       await pullChanges(deps, result);

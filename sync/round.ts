@@ -19,6 +19,16 @@ export interface SyncRound {
   durationMs: number;
 }
 
+/** A round that has moved nothing yet. */
+export const emptyRound = (): SyncRound => ({
+  pushed: 0,
+  pulled: 0,
+  skipped: 0,
+  quarantined: 0,
+  rebootstrapped: false,
+  durationMs: 0,
+});
+
 /** What a round works with; `batchSize` and `head` carry over from round to round. */
 export interface RoundDeps {
   ctx: SyncContext;

@@ -1,44 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { collectGarbage, headSeq, readLogJson } from "../sync/changelog.ts";
-import { createSyncClient, type SyncClient } from "../sync/client.ts";
-import { createSyncHub, type SyncHub } from "../sync/hub.ts";
 import type { WireChange } from "../sync/protocol.ts";
-import {
-  FaultyNetwork,
-  hubApp,
-  openReplica,
-  PUT_STATE,
-  type Replica,
-  readState,
-  type TempDir,
-  tempDir,
-} from "./support/sync-harness.ts";
+import { syncRig } from "./support/sync-fixtures.ts";
+import { PUT_STATE, readState } from "./support/sync-harness.ts";
 
 /*
  * The server logs a pushed batch as ONE change-log entry that takes n positions: pages,
  * cursors, lag and GC still count changes, and a pull gets back exactly what was pushed.
  */
 describe("sync change log: a pushed batch is one entry of n changes", () => {
-  let dir: TempDir;
-  let server: Replica;
-  let hub: SyncHub;
-  const open: Replica[] = [];
-  const clients: SyncClient[] = [];
-  const edge = async (name: string, pushBatchSize = 3) => {
-    const replica = await openReplica(dir.path, name, "edge");
-    const client = createSyncClient({
-      ctx: replica.ctx,
-      serverUrl: "http://hub.test",
-      serverKey: "k",
-      fetch: new FaultyNetwork(hubApp(hub)).fetch,
-      pushBatchSize,
-    });
-    open.push(replica);
-    clients.push(client);
-    return { replica, client };
-  };
+  const rig = syncRig();
+  const edge = (name: string, pushBatchSize = 3) => rig.edge(name, { pushBatchSize });
   const page = (after: number, limit: number, maxBytes = 1 << 20) =>
-    readLogJson(server.database.client, {
+    readLogJson(rig.server.database.client, {
       after,
       upTo: Number.MAX_SAFE_INTEGER,
       exceptSite: "nobody",
@@ -47,23 +21,11 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     });
   const keys = (json: string) => (JSON.parse(json) as WireChange[]).map((c) => c.pk[1]);
 
-  beforeEach(async () => {
-    dir = tempDir();
-    server = await openReplica(dir.path, "server", "server");
-    hub = createSyncHub(server.ctx);
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.stop()));
-    for (const r of open.splice(0)) r.close();
-    server.close();
-    dir.remove();
-  });
-
   it("logs each push as one entry whose seq advances the log by its size", async () => {
     const a = await edge("a", 3);
     for (let i = 0; i < 7; i++) await a.replica.exec(PUT_STATE, [`a${i}`, `"v${i}"`, i]);
     await a.client.syncNow();
-    const entries = await server.database.client.execute(
+    const entries = await rig.server.database.client.execute(
       "SELECT c.seq, c.op, c.site, b.n FROM sync_changes c JOIN sync_log_batches b ON b.seq = c.seq ORDER BY c.seq",
     );
     expect(entries.rows.map((r) => [Number(r.seq), r.op, r.site, Number(r.n)])).toEqual([
@@ -71,17 +33,17 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
       [6, "batch", "site-a", 3],
       [7, "batch", "site-a", 1],
     ]);
-    expect(await headSeq(server.database.client)).toBe(7);
+    expect(await headSeq(rig.server.database.client)).toBe(7);
     // The server's own write goes after them, one position.
-    await server.exec(PUT_STATE, ["srv", '"s"', 1]);
-    expect(await headSeq(server.database.client)).toBe(8);
+    await rig.server.exec(PUT_STATE, ["srv", '"s"', 1]);
+    expect(await headSeq(rig.server.database.client)).toBe(8);
   });
 
   it("pages hold whole batches, in log order, and stop at the change limit or byte budget", async () => {
     const a = await edge("a", 3);
     for (let i = 0; i < 3; i++) await a.replica.exec(PUT_STATE, [`a${i}`, '"x"', i]);
     await a.client.syncNow(); // entry 1..3
-    await server.exec(PUT_STATE, ["srv", '"s"', 1]); // entry 4 (a row of its own)
+    await rig.server.exec(PUT_STATE, ["srv", '"s"', 1]); // entry 4 (a row of its own)
     for (let i = 3; i < 6; i++) await a.replica.exec(PUT_STATE, [`a${i}`, '"x"', i]);
     await a.client.syncNow(); // entry 5..7
 
@@ -122,8 +84,8 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     expect(pushed.find((c) => c.op === "delete")!.cols).toBeNull(); // a delete's values stay home
     expect(await b.client.syncNow()).toMatchObject({ pushed: 1, pulled: 6 });
     expect(await a.client.syncNow()).toMatchObject({ pulled: 1 }); // b's change, not its own
-    expect(await readState(a.replica)).toEqual(await readState(server));
-    expect(await readState(b.replica)).toEqual(await readState(server));
+    expect(await readState(a.replica)).toEqual(await readState(rig.server));
+    expect(await readState(b.replica)).toEqual(await readState(rig.server));
   });
 
   it("counts an edge's lag in changes, and GC drops a batch with its log entry", async () => {
@@ -132,7 +94,8 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     await b.client.syncNow(); // b is known, level with the empty log
     for (let i = 0; i < 10; i++) await a.replica.exec(PUT_STATE, [`a${i}`, '"x"', i]);
     await a.client.syncNow(); // 3 entries: 4 + 4 + 2
-    const lagOf = async (site: string) => (await hub.listNodes()).find((n) => n.site === site)!.lag.changes;
+    const lagOf = async (site: string) =>
+      (await rig.hub.listNodes()).find((n) => n.site === site)!.lag.changes;
     expect(await lagOf("site-b")).toBe(10);
     expect(await lagOf("site-a")).toBe(0); // its own changes do not count
     // The server learns an edge's cursor from its next pull.
@@ -141,10 +104,10 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     await a.client.syncNow();
     expect(await lagOf("site-b")).toBe(0);
 
-    const gc = await collectGarbage(server.ctx, 0);
+    const gc = await collectGarbage(rig.server.ctx, 0);
     expect(gc.gcSeq).toBe(10);
     // The newest entry stays (it holds the numbering, sync/log-seq.ts); its batch with it.
-    const left = await server.database.client.execute("SELECT seq FROM sync_log_batches ORDER BY seq");
+    const left = await rig.server.database.client.execute("SELECT seq FROM sync_log_batches ORDER BY seq");
     expect(left.rows.map((r) => Number(r.seq))).toEqual([10]);
     await a.replica.exec(PUT_STATE, ["after", '"x"', 1]);
     await a.client.syncNow();

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createSyncClient } from "../sync/client.ts";
 import { readOutbox, upstream } from "../sync/outbox.ts";
 import type { WireChange } from "../sync/protocol.ts";
-import { pushOutbox, type RoundDeps, type SyncRound } from "../sync/round.ts";
+import { emptyRound, pushOutbox, type RoundDeps } from "../sync/round.ts";
 import { hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { httpTransport } from "../sync/transport.ts";
 import { serverAndEdge } from "./support/sync-fixtures.ts";
@@ -15,15 +15,6 @@ import { hubApp, PUT_STATE, readState } from "./support/sync-harness.ts";
  */
 describe("sync push: order and read-ahead", () => {
   const pair = serverAndEdge("a");
-
-  const newRound = (): SyncRound => ({
-    pushed: 0,
-    pulled: 0,
-    skipped: 0,
-    quarantined: 0,
-    rebootstrapped: false,
-    durationMs: 0,
-  });
 
   it("reads the outbox in seq order, across gaps and tables, page by page", async () => {
     const reading =
@@ -143,7 +134,7 @@ describe("sync push: order and read-ahead", () => {
       batchSize: 2,
       head: null,
     };
-    const round = newRound();
+    const round = emptyRound();
     await pushOutbox(deps, round); // the read-ahead of the 2nd batch fails; it is read again
     expect(round.pushed).toBe(4);
     expect((await upstream(pair.edge.database.client)).ackedSeq).toBe(4);

@@ -112,7 +112,8 @@ export function createSyncClient(opts: SyncClientOptions): SyncClient {
       });
     } catch (err) {
       online = !(err instanceof SyncTransportError && err.network);
-      const code = (err as { code?: string }).code ?? "SYNC_FAILED";
+      // (the codes POST /v1/sync/now answers with, so status and the failed round agree)
+      const code = online ? ((err as { code?: string }).code ?? "SYNC_FAILED") : "SYNC_SERVER_UNREACHABLE";
       lastError = { code, message: (err as Error).message, at: new Date().toISOString() };
       await writeStatement(ctx.client, {
         sql: "UPDATE sync_peers SET last_error = ? WHERE site = ?",

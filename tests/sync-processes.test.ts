@@ -79,10 +79,21 @@ describe("edges offline, then the server comes back", () => {
     await put(a, "gone", { soon: "deleted" });
     expect((await a.request("/v1/state/plant/gone", { method: "DELETE" })).status).toBe(204);
 
-    // offline: the edges keep serving and say so
+    // offline: the edges keep serving and say so, over HTTP and in the CLI
     const status = (await (await a.request("/v1/sync/status")).json()) as { pendingOutbox: number };
     expect(status.pendingOutbox).toBeGreaterThan(0);
     expect((await a.request("/v1/sync/now", { method: "POST" })).status).toBeGreaterThanOrEqual(400);
+    const cliOf = (node: NodeProcess) => ["--url", node.url, "--key", node.adminKey];
+    const [offline, offlineNow] = await Promise.all([
+      runCli(["sync", "status", ...cliOf(a)]),
+      runCli(["sync", "now", ...cliOf(a)]),
+    ]);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toMatch(/^online: +no \(offline/m);
+    expect(offline.stdout).toMatch(new RegExp(`^pending outbox: +${status.pendingOutbox} change`, "m"));
+    expect(offline.stdout).toMatch(/^last error: +SYNC_SERVER_UNREACHABLE: Cannot reach the sync server/m);
+    expect(offlineNow.code).toBe(1);
+    expect(offlineNow.stderr).toContain("SYNC_SERVER_UNREACHABLE");
 
     const ollama = await startFakeOllama({ models: [{ name: "embed-small", embeddingDim: 16 }] });
     const server = await startNodeProcess("server", {
@@ -119,8 +130,18 @@ describe("edges offline, then the server comes back", () => {
     expect(sa).toEqual(ss);
     expect(sb).toEqual(ss);
 
-    const nodes = (await (await server.request("/v1/nodes")).json()) as { nodes: unknown[] };
+    const nodes = (await (await server.request("/v1/nodes")).json()) as { nodes: Array<{ site: string }> };
     expect(nodes.nodes.length).toBe(2);
+    const [online, cliNodes, cliNodesJson] = await Promise.all([
+      runCli(["sync", "status", ...cliOf(a)]),
+      runCli(["sync", "nodes", ...cliOf(server)]),
+      runCli(["sync", "nodes", "--json", ...cliOf(server)]),
+    ]);
+    expect(online.stdout).toMatch(/^online: +yes$/m);
+    expect(online.stdout).toMatch(/^pending outbox: +0 change/m);
+    expect(online.stdout).toMatch(/^last error: +none$/m);
+    for (const n of nodes.nodes) expect(cliNodes.stdout).toContain(n.site);
+    expect(JSON.parse(cliNodesJson.stdout)).toEqual({ nodes: expect.any(Array) });
 
     // Each edge's audit chain reached the server whole: the same verdict and head there.
     const { siteId } = (await (await a.request("/v1/sync/status")).json()) as { siteId: string };

@@ -424,7 +424,7 @@ describe("sync round trip: edges, hub and HTTP routes", () => {
     expect(await down.json()).toMatchObject({ code: "SYNC_SERVER_UNREACHABLE" });
     expect(await (await app.request("/v1/sync/status")).json()).toMatchObject({
       online: false,
-      lastError: { code: "SYNC_FAILED" },
+      lastError: { code: "SYNC_SERVER_UNREACHABLE" },
     });
   });
 });

@@ -5,6 +5,7 @@ import { keysCommand } from "./keys.ts";
 import { knowledgeCommand } from "./knowledge.ts";
 import { migrateCommand } from "./migrate.ts";
 import { serverCommand } from "./server.ts";
+import { syncCommand } from "./sync.ts";
 import type { Command } from "./types.ts";
 import { workerCommand } from "./worker.ts";
 
@@ -20,4 +21,5 @@ export const COMMANDS: Command[] = [
   keysCommand,
   auditCommand,
   knowledgeCommand,
+  syncCommand,
 ];

@@ -106,6 +106,7 @@ export function createSyncClient(opts: SyncClientOptions): SyncClient {
       online = true;
       lastError = null;
       lastSuccessAt = Date.now();
+      scheduler.succeeded(); // a round run by hand ends a backoff too
       await writeStatement(ctx.client, {
         sql: "UPDATE sync_peers SET last_error = NULL WHERE site = ?",
         args: [UPSTREAM],

@@ -43,6 +43,13 @@ export class SyncScheduler {
     this.nextAt = null;
   }
 
+  /** A round succeeded outside the schedule (POST /v1/sync/now): back to the normal interval. */
+  succeeded(): void {
+    if (this.failures === 0) return;
+    this.failures = 0;
+    this.at(this.opts.intervalMs, () => this.tick());
+  }
+
   private at(delayMs: number, fn: () => Promise<void>): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);

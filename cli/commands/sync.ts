@@ -99,7 +99,7 @@ function when(iso: string | null, now = Date.now()): string {
 }
 
 const lines = (rows: Array<[string, string]>) =>
-  `${rows.map(([k, v]) => `${`${k}:`.padEnd(18)}${v}`).join("\n")}\n`;
+  `${rows.map(([k, v]) => `${`${k}:`.padEnd(20)}${v}`).join("\n")}\n`;
 
 function renderStatus(s: Status): string {
   const online =
@@ -141,7 +141,10 @@ function renderNodes(body: { nodes: NodeRow[] }): string {
         `${n.site}\n${lines([
           ["last seen", when(n.lastSeenAt)],
           ["pending", `${n.pending} change(s) reported waiting on the edge`],
-          ["lag", `${n.lag.changes} change(s) not pulled yet`],
+          [
+            "lag",
+            `${n.lag.changes} change(s) not pulled as of its last pull${n.lag.ms === null ? "" : ` (${Math.round(n.lag.ms / 1000)} s ago)`}`,
+          ],
           ["schema version", String(n.schemaVersion ?? "unknown")],
           ["skew refusals", String(n.skewRejections)],
           ["quarantined", String(n.quarantined)],

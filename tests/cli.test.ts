@@ -14,7 +14,7 @@ describe("sutazai --help and --version", () => {
   it("lists every command, every node flag and its environment variable", async () => {
     const run = await runCli(["--help"]);
     expect(run.code).toBe(0);
-    for (const command of ["edge", "server", "worker", "migrate", "invoke", "help"]) {
+    for (const command of ["edge", "server", "worker", "migrate", "invoke", "sync", "bench", "help"]) {
       expect(run.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
     for (const option of OPTIONS) {
@@ -123,4 +123,15 @@ describe("sutazai invoke without a node", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--data must be JSON");
   });
+});
+
+describe("sutazai bench", () => {
+  it("runs a benchmark from bench/ and prints its one JSON line; an unknown one exits 2", async () => {
+    const [run, unknown] = await Promise.all([runCli(["bench", "sync-outbox"]), runCli(["bench", "nope"])]);
+    expect(run.code, run.stderr).toBe(0);
+    const line = JSON.parse(run.stdout.trim()) as { bench: string; ratio: number };
+    expect(line).toMatchObject({ bench: "sync-outbox", ratio: expect.any(Number) });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("usage: npm run bench -- <invoke|startup|queue|sync|sync-outbox");
+  }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { auditCommand } from "./audit.ts";
+import { benchCommand } from "./bench.ts";
 import { edgeCommand } from "./edge.ts";
 import { invokeCommand } from "./invoke.ts";
 import { keysCommand } from "./keys.ts";
@@ -22,4 +23,5 @@ export const COMMANDS: Command[] = [
   auditCommand,
   knowledgeCommand,
   syncCommand,
+  benchCommand,
 ];

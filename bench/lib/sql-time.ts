@@ -3,28 +3,26 @@ import { createRequire } from "node:module";
 /*
  * Time spent inside SQLite, for the sync benchmark: how much of a sync round is the storage
  * work itself (the statements and commits of edge and server), as opposed to everything
- * around it (HTTP, JSON, validation, merge). Wraps the native driver's prepare() once, outside
- * the statement cache, and times each run/all/get of a statement while a measurement is on.
+ * around it (HTTP, JSON, validation, merge). Wraps the native driver's prepare(), outside the
+ * statement cache, and times each run/all/get of a statement.
  */
 type Statement = Record<string, (...args: unknown[]) => unknown>;
 
-let total = 0;
-let on = false;
-let installed = false;
-
-function install(): void {
-  if (installed) return;
-  installed = true;
+/**
+ * Seconds spent in SQLite statements while `f` runs (statements of this process only). The
+ * driver's prepare() is wrapped for the duration only, so later benchmarks run unwrapped.
+ */
+export async function sqlSeconds<T>(f: () => Promise<T>): Promise<{ value: T; sqlS: number }> {
   const Database = createRequire(import.meta.url)("libsql") as {
     prototype: { prepare: (this: object, sql: string) => Statement };
   };
   const prepare = Database.prototype.prepare;
+  let total = 0;
   Database.prototype.prepare = function timedPrepare(sql: string): Statement {
     const stmt = prepare.call(this, sql);
     const timed = Object.create(stmt) as Statement;
     for (const method of ["run", "all", "get"]) {
       timed[method] = (...args: unknown[]) => {
-        if (!on) return stmt[method]!(...args);
         const t0 = performance.now();
         try {
           return stmt[method]!(...args);
@@ -42,17 +40,10 @@ function install(): void {
     }
     return timed;
   };
-}
-
-/** Seconds spent in SQLite statements while `f` runs (statements of this process only). */
-export async function sqlSeconds<T>(f: () => Promise<T>): Promise<{ value: T; sqlS: number }> {
-  install();
-  total = 0;
-  on = true;
   try {
     const value = await f();
     return { value, sqlS: total / 1000 };
   } finally {
-    on = false;
+    Database.prototype.prepare = prepare;
   }
 }

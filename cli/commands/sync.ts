@@ -1,44 +1,12 @@
+import type { SyncStatus as Status } from "../../sync/client.ts";
+import type { NodeSummary } from "../../sync/protocol.ts";
+import type { SyncRound as Round } from "../../sync/round.ts";
 import { type FlagSpec, isOn, UsageError } from "../args.ts";
 import { describeProblem, RemoteError } from "../http.ts";
 import { REMOTE_FLAGS, remoteClient } from "./remote.ts";
 import type { Command } from "./types.ts";
 
 const JSON_FLAG: FlagSpec = { name: "json", boolean: true, help: "print the node's JSON answer as is" };
-
-/** GET /v1/sync/status's body (sync/routes.ts StatusSchema). */
-interface Status {
-  serverUrl: string;
-  siteId: string;
-  online: boolean | null;
-  pendingOutbox: number;
-  lastPushAt: string | null;
-  lastPullAt: string | null;
-  lastSuccessAt: string | null;
-  lastError: { code: string; message: string; at: string } | null;
-  lag: { changes: number | null; ms: number | null };
-  consecutiveFailures: number;
-  nextAttemptAt: string | null;
-}
-
-interface Round {
-  pushed: number;
-  pulled: number;
-  skipped: number;
-  quarantined: number;
-  rebootstrapped: boolean;
-  durationMs: number;
-}
-
-interface NodeRow {
-  site: string;
-  lastSeenAt: string | null;
-  pending: number;
-  lag: { changes: number; ms: number | null };
-  schemaVersion: number | null;
-  skewRejections: number;
-  quarantined: number;
-  lastError: string | null;
-}
 
 const SUBCOMMANDS: Record<string, { method: string; path: string; render: (body: never) => string }> = {
   status: { method: "GET", path: "/v1/sync/status", render: renderStatus },
@@ -133,7 +101,7 @@ function renderRound(r: Round): string {
   );
 }
 
-function renderNodes(body: { nodes: NodeRow[] }): string {
+function renderNodes(body: { nodes: NodeSummary[] }): string {
   if (body.nodes.length === 0) return "no edge has synced with this server yet\n";
   return body.nodes
     .map(

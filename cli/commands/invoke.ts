@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { type FlagSpec, flagValue, isOn, UsageError } from "../args.ts";
 import { describeProblem, RemoteError } from "../http.ts";
 import { waitForInvocation } from "./invoke-wait.ts";
-import { REMOTE_FLAGS, remoteClient } from "./remote.ts";
+import { failure, REMOTE_FLAGS, remoteClient } from "./remote.ts";
 import type { Command } from "./types.ts";
 
 const DATA: FlagSpec = {
@@ -103,7 +103,4 @@ function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value ?? null, null, 2)}\n`);
 }
 
-function fail(message: string): number {
-  process.stderr.write(`sutazai invoke: ${message}\n`);
-  return 1;
-}
+const fail = failure("invoke");

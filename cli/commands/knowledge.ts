@@ -1,7 +1,7 @@
 import { type FlagSpec, UsageError } from "../args.ts";
 import { describeProblem, RemoteError } from "../http.ts";
 import { waitForInvocation } from "./invoke-wait.ts";
-import { REMOTE_FLAGS, remoteClient } from "./remote.ts";
+import { failure, REMOTE_FLAGS, remoteClient } from "./remote.ts";
 import type { Command } from "./types.ts";
 
 const MODEL: FlagSpec = {
@@ -51,7 +51,4 @@ export const knowledgeCommand: Command = {
   },
 };
 
-function fail(message: string): number {
-  process.stderr.write(`sutazai knowledge: ${message}\n`);
-  return 1;
-}
+const fail = failure("knowledge");

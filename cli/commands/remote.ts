@@ -42,3 +42,11 @@ function localAdminKey(args: ParsedArgs, env: NodeJS.ProcessEnv): string | undef
     return undefined;
   }
 }
+
+/** Reports a command's failure: `sutazai <command>: <message>` on stderr; returns exit code 1. */
+export const failure =
+  (command: string) =>
+  (message: string): number => {
+    process.stderr.write(`sutazai ${command}: ${message}\n`);
+    return 1;
+  };

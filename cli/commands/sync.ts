@@ -3,7 +3,7 @@ import type { NodeSummary } from "../../sync/protocol.ts";
 import type { SyncRound as Round } from "../../sync/round.ts";
 import { type FlagSpec, isOn, UsageError } from "../args.ts";
 import { describeProblem, RemoteError } from "../http.ts";
-import { REMOTE_FLAGS, remoteClient } from "./remote.ts";
+import { failure, REMOTE_FLAGS, remoteClient } from "./remote.ts";
 import type { Command } from "./types.ts";
 
 const JSON_FLAG: FlagSpec = { name: "json", boolean: true, help: "print the node's JSON answer as is" };
@@ -46,10 +46,7 @@ export const syncCommand: Command = {
   },
 };
 
-function fail(message: string): number {
-  process.stderr.write(`sutazai sync: ${message}\n`);
-  return 1;
-}
+const fail = failure("sync");
 
 /** "2026-11-27T14:52:11.928Z (3 s ago)", or "never". */
 function when(iso: string | null, now = Date.now()): string {

@@ -32,7 +32,7 @@ export async function sqlSeconds<T>(f: () => Promise<T>): Promise<{ value: T; sq
       };
     }
     // The client chains these; they must hand back the wrapper, not the statement.
-    for (const method of ["raw", "safeIntegers", "pluck"]) {
+    for (const method of ["raw", "safeIntegers"]) {
       timed[method] = (...args: unknown[]) => {
         stmt[method]!(...args);
         return timed;

@@ -2,6 +2,7 @@ import type { Exec } from "./clock.ts";
 import { foldLocal } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeTransaction } from "./lane.ts";
+import { type KeysEntry, keysEntry, renderKeysEntry } from "./log-render.ts";
 import { HEAD_SEQ_SQL, KEEP_NEWEST } from "./log-seq.ts";
 import type { WireChange } from "./protocol.ts";
 import { hlcFromHex, hlcFromParts, hlcToHex } from "./stamp.ts";
@@ -20,11 +21,15 @@ export async function headSeq(exec: Exec): Promise<number> {
   return Number(rs.rows[0]!.seq);
 }
 
-/** A change as JSON, built in SQL from the sync_changes row `ref`. A delete's stored values (for its tombstone) stay home. */
+/**
+ * A change as JSON in the compact form (protocol.ts), built in SQL from the sync_changes row
+ * `ref`. A delete's stored values (for its tombstone) stay home. pk and cols are JSON text
+ * already (the capture triggers write them with json_array/json_object), so they are spliced
+ * in as they are: json_array() would parse and re-render both (a fifth of the outbox read).
+ */
 export const changeJson = (ref: string) =>
-  `json_object('seq', ${ref}.seq, 'tbl', ${ref}.tbl, 'pk', json(${ref}.pk), 'op', ${ref}.op, ` +
-  `'cols', CASE WHEN ${ref}.op = 'delete' THEN NULL ELSE json(${ref}.cols) END, ` +
-  `'hlc', printf('%016x', ${ref}.hlc), 'site', ${ref}.site, 'sv', ${ref}.sv)`;
+  `printf('[%d,%s,%s,"%s",%s,"%016x",%s,%d]', ${ref}.seq, json_quote(${ref}.tbl), ${ref}.pk, ${ref}.op, ` +
+  `CASE WHEN ${ref}.op = 'delete' THEN 'null' ELSE coalesce(${ref}.cols, 'null') END, ${ref}.hlc, json_quote(${ref}.site), ${ref}.sv)`;
 
 /** A page of changes as the JSON text of an array (what goes on the wire as is). */
 export interface ChangesJson {
@@ -37,13 +42,11 @@ export interface ChangesJson {
 
 /**
  * Server: appends applied changes of two-way tables to the change log, for the other edges
- * to pull: one entry per batch (per run of one site's changes; a push is one site's).
- * The entry's sync_changes row takes seq = head + n, so the batch covers the n positions
- * up to it and cursors, lag and page sizes still count changes; its changes are kept as the
- * JSON they travel as, and a pull sends them on without re-encoding. Inside the batch each
- * change keeps the seq its sender gave it (a pull page's position is its `next`).
- * Per-row log inserts cost about 13% of a push (the changes rendered to JSON in JS and parsed
- * back by SQLite; median of five bench runs 1.86 s before, 1.63 s after).
+ * to pull: one "keys" entry per batch (per run of one site's changes; a push is one site's),
+ * holding the keys of the rows the batch touched; a pull renders them from the rows' state
+ * (log-render.ts). The entry's sync_changes row takes seq = head + n, so the batch covers the
+ * n positions up to it and cursors, lag and page sizes still count changes.
+ * (Entries of op "batch", written before, hold the changes themselves and are sent as they are.)
  */
 export async function appendChanges(tx: Exec, ctx: SyncContext, changes: WireChange[]): Promise<void> {
   const logged = changes.filter((c) => ctx.table(c.tbl)?.direction === "both");
@@ -57,31 +60,16 @@ export async function appendChanges(tx: Exec, ctx: SyncContext, changes: WireCha
 
 async function appendBatch(tx: Exec, batch: WireChange[]): Promise<void> {
   let hlc = batch[0]!.hlc;
-  // Only the wire fields are logged (a sender may add others); a delete's values stay home.
-  const json = JSON.stringify(
-    batch.map((c) => {
-      if (c.hlc > hlc) hlc = c.hlc;
-      return {
-        seq: c.seq,
-        tbl: c.tbl,
-        pk: c.pk,
-        op: c.op,
-        cols: c.op === "delete" ? null : c.cols,
-        hlc: c.hlc,
-        site: c.site,
-        sv: c.sv,
-      };
-    }),
-  );
+  for (const c of batch) if (c.hlc > hlc) hlc = c.hlc;
   const rs = await tx.execute({
     sql:
-      `INSERT INTO sync_changes (seq, tbl, pk, op, cols, hlc, site, sv) VALUES (${HEAD_SEQ_SQL} + ?, '', '[]', 'batch', NULL, ?, ?, ?) ` +
+      `INSERT INTO sync_changes (seq, tbl, pk, op, cols, hlc, site, sv) VALUES (${HEAD_SEQ_SQL} + ?, '', '[]', 'keys', NULL, ?, ?, ?) ` +
       "RETURNING seq",
     args: [batch.length, hlcFromHex(hlc), batch[0]!.site, batch[0]!.sv],
   });
   await tx.execute({
     sql: "INSERT INTO sync_log_batches (seq, n, changes) VALUES (?, ?, ?)",
-    args: [Number(rs.rows[0]!.seq), batch.length, json],
+    args: [Number(rs.rows[0]!.seq), batch.length, JSON.stringify(keysEntry(batch))],
   });
 }
 
@@ -92,41 +80,41 @@ async function appendBatch(tx: Exec, batch: WireChange[]): Promise<void> {
  * limit comes whole.
  */
 export async function readLogJson(
+  ctx: SyncContext,
   exec: Exec,
   opts: { after: number; upTo: number; exceptSite: string; limit: number; maxBytes: number },
 ): Promise<ChangesJson> {
-  const range = "c.seq > ? AND c.seq <= ? AND c.site != ? AND c.op != 'marker'";
   const entries = await exec.execute({
     sql:
-      // A row entry's size is estimated: its columns and key plus ~120 bytes of envelope.
-      "SELECT c.seq, b.n, coalesce(length(b.changes), coalesce(length(c.cols), 0) + length(c.pk) + 120) AS bytes " +
-      `FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq WHERE ${range} ORDER BY c.seq LIMIT ?`,
+      `SELECT c.seq, c.op, c.sv, b.n, CASE WHEN b.seq IS NULL THEN ${changeJson("c")} ELSE b.changes END AS j ` +
+      "FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq " +
+      "WHERE c.seq > ? AND c.seq <= ? AND c.site != ? AND c.op != 'marker' ORDER BY c.seq LIMIT ?",
     args: [opts.after, opts.upTo, opts.exceptSite, opts.limit],
   });
+  const parts: string[] = [];
   let count = 0;
   let bytes = 0;
   let taken = 0;
   for (const e of entries.rows) {
     const n = e.n === null ? 1 : Number(e.n);
-    const size = Number(e.bytes);
-    if (taken > 0 && (count + n > opts.limit || bytes + size > opts.maxBytes)) break;
+    if (taken > 0 && count + n > opts.limit) break;
+    const seq = Number(e.seq);
+    const text =
+      e.op === "keys"
+        ? await renderKeysEntry(ctx, exec, JSON.parse(String(e.j)) as KeysEntry, seq, Number(e.sv))
+        : e.op === "batch"
+          ? String(e.j).slice(1, -1) // the logged changes, without the array's brackets
+          : String(e.j);
+    if (taken > 0 && bytes + text.length > opts.maxBytes) break;
+    if (text) parts.push(text);
     count += n;
-    bytes += size;
+    bytes += text.length;
     taken++;
   }
   if (taken === 0) return { json: "[]", count: 0, lastSeq: opts.after, more: false };
   const lastSeq = Number(entries.rows[taken - 1]!.seq);
-  const rs = await exec.execute({
-    sql:
-      // (a batch's array without its brackets: SQLite's substr costs a pull far less than
-      // slicing a copy in JS costs every push)
-      "SELECT group_concat(CASE WHEN c.op = 'batch' THEN substr(b.changes, 2, length(b.changes) - 2) ELSE " +
-      `${changeJson("c")} END, ',') AS j ` +
-      `FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq WHERE ${range}`,
-    args: [opts.after, lastSeq, opts.exceptSite],
-  });
   const more = taken < entries.rows.length || entries.rows.length === opts.limit;
-  return { json: `[${String(rs.rows[0]!.j ?? "")}]`, count, lastSeq, more };
+  return { json: `[${parts.join(",")}]`, count, lastSeq, more };
 }
 
 export interface GcResult {
@@ -147,13 +135,6 @@ export async function collectGarbage(ctx: SyncContext, horizonMs = DEFAULT_GC_HO
   const horizonStamp = hlcToHex(hlcFromParts(Math.max(0, wall - horizonMs)));
   return writeTransaction(ctx.client, async (tx) => {
     await foldLocal(tx, ctx); // the stamps of local changes must be safe before their rows go
-    // Dead (the delete is newer than every column write) and old.
-    const tomb = await tx.execute({
-      sql:
-        "DELETE FROM sync_versions WHERE del IS NOT NULL AND del < ? " +
-        "AND NOT EXISTS (SELECT 1 FROM json_each(sync_versions.stamps) WHERE value > sync_versions.del)",
-      args: [horizonStamp],
-    });
     let changes = 0;
     let gcSeq = 0;
     if (ctx.role === "server") {
@@ -176,6 +157,18 @@ export async function collectGarbage(ctx: SyncContext, horizonMs = DEFAULT_GC_HO
       });
       gcSeq = Number(clock.rows[0]!.gc_seq);
     }
+    // Dead (the delete is newer than every column write) and old — and, on the server, not
+    // named by a keys entry still in the log: a pull renders the delete from its tombstone.
+    const tomb = await tx.execute({
+      sql:
+        "DELETE FROM sync_versions WHERE del IS NOT NULL AND del < ? " +
+        "AND NOT EXISTS (SELECT 1 FROM json_each(sync_versions.stamps) WHERE value > sync_versions.del)" +
+        (ctx.role === "server"
+          ? " AND (tbl, pk) NOT IN (SELECT e.value->>0, k.value FROM sync_changes c JOIN sync_log_batches b ON b.seq = c.seq, " +
+            "json_each(b.changes) e, json_each(e.value->1) k WHERE c.op = 'keys' AND c.seq > ?)"
+          : ""),
+      args: ctx.role === "server" ? [horizonStamp, gcSeq] : [horizonStamp],
+    });
     return { changes, tombstones: tomb.rowsAffected, gcSeq };
   });
 }

@@ -61,3 +61,16 @@ export async function foldLocal(tx: Exec, ctx: SyncContext): Promise<number> {
 export function foldNow(ctx: SyncContext): Promise<number> {
   return writeTransaction(ctx.client, (tx) => foldLocal(tx, ctx));
 }
+
+/**
+ * foldNow, when this replica has changes of its own it has not folded yet (a read decides,
+ * so a caller that often finds nothing to fold takes no write lock). A write made between
+ * this and the caller's read is not in the stamps that read sees.
+ */
+export async function foldIfBehind(ctx: SyncContext): Promise<void> {
+  const rs = await ctx.client.execute({
+    sql: "SELECT EXISTS (SELECT 1 FROM sync_changes WHERE seq > (SELECT folded_seq FROM sync_clock WHERE id = 1) AND site = ?) AS behind",
+    args: [ctx.siteId],
+  });
+  if (Number(rs.rows[0]!.behind)) await foldNow(ctx);
+}

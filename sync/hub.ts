@@ -3,12 +3,13 @@ import { AppError } from "../runtime/errors.ts";
 import { applyRemote } from "./apply.ts";
 import { headSeq, readLogJson } from "./changelog.ts";
 import { ClockSkewError } from "./clock.ts";
-import { foldNow } from "./fold.ts";
+import { foldIfBehind, foldNow } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeStatement } from "./lane.ts";
 import { listNodes, peerForPush, recordPush, touchPeer } from "./peers.ts";
 import {
   ACKED_HEADER,
+  asWireChange,
   type NodeSummary,
   type PullResponse,
   type PushRequest,
@@ -21,6 +22,8 @@ import { readSnapshotPage } from "./snapshot.ts";
 export interface PullMeta {
   schemaVersion?: number;
   keyId?: string;
+  /** pullJson: changes in the compact form (what edges ask for); objects otherwise */
+  compact?: boolean;
 }
 
 export interface SyncHub {
@@ -69,7 +72,9 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
           : `cursor ${cursor} is behind the tombstone-GC horizon (changes up to ${gcSeq} were collected)`;
       return { rebootstrap: true as const, reason, head, serverSite: ctx.siteId };
     }
-    const page = await readLogJson(ctx.client, {
+    // A keys entry is rendered from the rows' stamps: the server's own writes must be in them.
+    await foldIfBehind(ctx);
+    const page = await readLogJson(ctx, ctx.client, {
       after: cursor,
       upTo: head,
       exceptSite: nodeId,
@@ -174,14 +179,22 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       const page = await pullPage(nodeId, cursor, limit, meta);
       if (!("changesJson" in page)) return page;
       const { changesJson, ...rest } = page;
-      return { rebootstrap: false, changes: JSON.parse(changesJson) as WireChange[], ...rest };
+      return {
+        rebootstrap: false,
+        changes: (JSON.parse(changesJson) as unknown[]).map(asWireChange),
+        ...rest,
+      };
     },
 
     async pullJson(nodeId, cursor, limit, meta) {
       const page = await pullPage(nodeId, cursor, limit, meta);
       if (!("changesJson" in page)) return JSON.stringify(page);
       const { changesJson, ...rest } = page;
-      return `{"rebootstrap":false,"changes":${changesJson},${JSON.stringify(rest).slice(1)}`;
+      // An edge from before the compact form gets objects (re-encoded: its slow path only).
+      const changes = meta?.compact
+        ? changesJson
+        : JSON.stringify((JSON.parse(changesJson) as unknown[]).map(asWireChange));
+      return `{"rebootstrap":false,"changes":${changes},${JSON.stringify(rest).slice(1)}`;
     },
 
     async snapshot(nodeId, after, limit) {

@@ -54,7 +54,7 @@ export async function readOutbox(
       // the aggregate the subquery's rows in their (rowid) order (a test pins it), and the
       // server sorts a batch that comes otherwise.
       sql:
-        `SELECT json_group_array(${changeJson("o")}) AS j, COUNT(*) AS n, MAX(o.seq) AS last FROM ` +
+        `SELECT '[' || coalesce(group_concat(${changeJson("o")}, ','), '') || ']' AS j, COUNT(*) AS n, MAX(o.seq) AS last FROM ` +
         // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)
         "(SELECT * FROM sync_changes WHERE seq > ? AND op != 'marker' ORDER BY seq LIMIT ?) o",
       args: [after, limit],

@@ -7,6 +7,8 @@ import { z } from "@hono/zod-openapi";
  *   GET  /v1/sync/snapshot?after=&limit= -> SnapshotPage (full row states, for re-bootstrap)
  * The edge names itself in the `x-sutazai-node` header (its site id) and its schema version
  * in `x-sutazai-schema`. HLCs travel as 16 hex digits (they do not fit a JSON number).
+ * Changes travel in the compact form (WireChangeTupleSchema); a server also takes objects
+ * (edges before the compact form) and sends them to an edge that does not ask for tuples.
  */
 export const NODE_HEADER = "x-sutazai-node";
 export const SCHEMA_HEADER = "x-sutazai-schema";
@@ -45,16 +47,55 @@ export const WireChangeSchema = z
   .openapi("SyncChange");
 export type WireChange = z.infer<typeof WireChangeSchema>;
 
+/**
+ * The compact form of a change, what edges and the server send: the same fields by position,
+ * without their names. A fifth smaller than the object, and cheaper to build, send and parse
+ * (bench: about a tenth of a push). Readers accept either form, change by change: log entries
+ * written before the compact form are objects.
+ */
+export const WireChangeTupleSchema = z
+  .tuple([
+    Count,
+    z.string().min(1).max(128),
+    Pk,
+    z.enum(["insert", "update", "delete"]),
+    z.record(z.string(), Value).nullable(),
+    Hex16,
+    Site,
+    Count,
+  ])
+  .openapi("SyncChangeTuple", {
+    description: "[seq, tbl, pk, op, cols, hlc, site, sv]: a SyncChange by position",
+  });
+export type WireChangeTuple = z.infer<typeof WireChangeTupleSchema>;
+const AnyWireChange = z.union([WireChangeSchema, WireChangeTupleSchema]);
+
+/** A change in either form as an object (the fields are checked elsewhere: validate.ts). */
+export const asWireChange = (c: unknown): WireChange =>
+  Array.isArray(c)
+    ? ({
+        seq: c[0],
+        tbl: c[1],
+        pk: c[2],
+        op: c[3],
+        cols: c[4],
+        hlc: c[5],
+        site: c[6],
+        sv: c[7],
+      } as WireChange)
+    : (c as WireChange);
+
 export const PushRequestSchema = z
   .object({
     site: Site,
     schemaVersion: Count,
     after: Count.openapi({ description: "the last outbox seq the edge knows the server acknowledged" }),
     pending: Count.openapi({ description: "outbox rows still waiting after this batch" }),
-    changes: z.array(WireChangeSchema).max(MAX_PUSH_CHANGES),
+    changes: z.array(AnyWireChange).max(MAX_PUSH_CHANGES),
   })
   .openapi("SyncPushRequest");
-export type PushRequest = z.infer<typeof PushRequestSchema>;
+/** A push batch as checked (validate.ts): every change an object. */
+export type PushRequest = Omit<z.infer<typeof PushRequestSchema>, "changes"> & { changes: WireChange[] };
 
 export const PushResponseSchema = z
   .object({
@@ -72,7 +113,9 @@ export type PushResponse = z.infer<typeof PushResponseSchema>;
 
 const PullChanges = z.object({
   rebootstrap: z.literal(false),
-  changes: z.array(WireChangeSchema),
+  changes: z.array(AnyWireChange).openapi({
+    description: "compact when the pull asks for it (`compact=1`), objects otherwise",
+  }),
   next: Count.openapi({ description: "the cursor to store with these changes and to pull from next" }),
   head: Count,
   more: z.boolean(),
@@ -87,7 +130,10 @@ const PullRebootstrap = z.object({
 export const PullResponseSchema = z
   .discriminatedUnion("rebootstrap", [PullChanges, PullRebootstrap])
   .openapi("SyncPullResponse");
-export type PullResponse = z.infer<typeof PullResponseSchema>;
+/** A pull page as checked (validate.ts): every change an object. */
+export type PullResponse =
+  | (Omit<z.infer<typeof PullChanges>, "changes"> & { changes: WireChange[] })
+  | z.infer<typeof PullRebootstrap>;
 
 /** A row's full replicated state: every known column as [value, stamp], and the newest delete. */
 export const SnapshotRowSchema = z.object({

@@ -49,7 +49,14 @@ const pullRoute = createRoute({
     "is never split, so a page may exceed a limit smaller than one batch. Store `next` with the changes and pull from it.",
   request: {
     headers: NodeHeaders,
-    query: z.object({ cursor: z.coerce.number().int().nonnegative(), limit: Limit(MAX_PULL_LIMIT) }),
+    query: z.object({
+      cursor: z.coerce.number().int().nonnegative(),
+      limit: Limit(MAX_PULL_LIMIT),
+      compact: z
+        .enum(["0", "1"])
+        .optional()
+        .openapi({ description: "1: changes in the compact form (SyncChangeTuple); objects otherwise" }),
+    }),
   },
   responses: { 200: json(PullResponseSchema, "A page of changes, or rebootstrap: true") },
 });
@@ -106,10 +113,11 @@ export function syncHubRoutes(deps: { hub: Lazy<SyncHub> }): OpenAPIHono<AppEnv>
   });
   app.openapi(pullRoute, async (c) => {
     requirePermission(c, "sync:replicate");
-    const { cursor, limit = 1000 } = c.req.valid("query");
+    const { cursor, limit = 1000, compact } = c.req.valid("query");
     const body = await hubOf().pullJson(nodeOf(c), cursor, limit, {
       schemaVersion: schemaOf(c),
       keyId: c.get("principal").id,
+      compact: compact === "1",
     });
     // Sent as built: the changes' JSON came from SQLite and needs no re-encoding.
     return new Response(body, { status: 200, headers: { "content-type": "application/json" } }) as never;

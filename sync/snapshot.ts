@@ -7,6 +7,7 @@ import type { SyncContext } from "./install.ts";
 import { writeStatement, writeTransaction } from "./lane.ts";
 import { ACKED_SQL } from "./outbox.ts";
 import type { SnapshotPage, SnapshotRow } from "./protocol.ts";
+import { loadRowStates } from "./row-states.ts";
 import { type ResolvedTable, receives, sends } from "./spec.ts";
 
 /*
@@ -66,34 +67,13 @@ export async function readSnapshotPage(
   return { rows, cursor, next: done || !last ? null : JSON.stringify(last), serverSite: ctx.siteId };
 }
 
-async function readTable(
+function readTable(
   ctx: SyncContext,
   t: ResolvedTable,
   afterKey: string,
   limit: number,
 ): Promise<SnapshotRow[]> {
-  const join = t.pk.map((c, i) => `t.${q(c)} = v.pk->>${i}`).join(" AND ");
-  const rowJson = `json_object(${t.cols.map((c) => `'${c}', t.${q(c)}`).join(", ")})`;
-  const rs = await ctx.client.execute({
-    sql:
-      `SELECT v.pk, v.stamps, v.del, v.vals, ${rowJson} AS row, t.${q(t.pk[0]!)} IS NOT NULL AS present ` +
-      `FROM sync_versions v LEFT JOIN ${q(t.name)} t ON ${join} WHERE v.tbl = ? AND v.pk > ? ORDER BY v.pk LIMIT ?`,
-    args: [t.name, afterKey, limit],
-  });
-  return rs.rows.map((r) => {
-    const stamps = JSON.parse(String(r.stamps)) as Record<string, string>;
-    const source = Number(r.present)
-      ? JSON.parse(String(r.row))
-      : r.vals === null
-        ? {}
-        : JSON.parse(String(r.vals));
-    const cols: SnapshotRow["cols"] = {};
-    for (const c of t.cols)
-      if (Object.hasOwn(source, c)) cols[c] = [source[c], (t.mode === "row" ? stamps["*"] : stamps[c]) ?? ""];
-    const row: SnapshotRow = { tbl: t.name, pk: JSON.parse(String(r.pk)), cols };
-    if (r.del !== null) row.del = String(r.del);
-    return row;
-  });
+  return loadRowStates(ctx.client, t, "v.pk > ?", [afterKey, limit], "ORDER BY v.pk LIMIT ?");
 }
 
 /**

@@ -141,7 +141,7 @@ export function httpTransport(opts: HttpTransportOptions): SyncTransport {
       ),
     pull: (cursor, limit) =>
       call(
-        `/v1/sync/pull?cursor=${cursor}&limit=${limit}`,
+        `/v1/sync/pull?cursor=${cursor}&limit=${limit}&compact=1`,
         { method: "GET", headers },
         fast(checkPullResponse),
       ),

@@ -1,5 +1,11 @@
 import type { FieldError } from "../runtime/errors.ts";
-import { MAX_PUSH_CHANGES, type PullResponse, type PushRequest, type WireChange } from "./protocol.ts";
+import {
+  asWireChange,
+  MAX_PUSH_CHANGES,
+  type PullResponse,
+  type PushRequest,
+  type WireChange,
+} from "./protocol.ts";
 
 /*
  * Hand-written checks for the two hot payloads (a push batch, a pull page), equivalent to
@@ -24,7 +30,7 @@ const isScalar = (v: unknown) =>
   (typeof v === "number" && Number.isFinite(v));
 
 function changeError(c: unknown): [string, string] | null {
-  if (!isObject(c)) return ["", "must be an object"];
+  if (!isObject(c)) return ["", "must be a change: an object, or [seq, tbl, pk, op, cols, hlc, site, sv]"];
   if (!isCount(c.seq)) return ["seq", "must be a non-negative integer"];
   if (!isName(c.tbl)) return ["tbl", "must be a table name"];
   const pk = c.pk;
@@ -45,11 +51,24 @@ function changeError(c: unknown): [string, string] | null {
   return null;
 }
 
-/** Checks an array of wire changes; collects at most 20 errors. */
+/**
+ * Checks an array of wire changes, either form; collects at most 20 errors. A compact change
+ * is replaced by its object in `value` itself (the parsed body, which nothing else holds).
+ */
 export function checkChanges(value: unknown, path: string): Check<WireChange[]> {
   if (!Array.isArray(value)) return { ok: false, errors: [{ path, message: "must be an array of changes" }] };
   const errors: FieldError[] = [];
   for (let i = 0; i < value.length && errors.length < MAX_ERRORS; i++) {
+    if (Array.isArray(value[i])) {
+      if (value[i].length !== 8) {
+        errors.push({
+          path: `${path}.${i}`,
+          message: "a compact change is [seq, tbl, pk, op, cols, hlc, site, sv]",
+        });
+        continue;
+      }
+      value[i] = asWireChange(value[i]);
+    }
     const e = changeError(value[i]);
     if (e) errors.push({ path: e[0] ? `${path}.${i}.${e[0]}` : `${path}.${i}`, message: e[1] });
   }

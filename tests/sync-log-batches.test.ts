@@ -1,25 +1,28 @@
 import { describe, expect, it } from "vitest";
 import { collectGarbage, headSeq, readLogJson } from "../sync/changelog.ts";
-import type { WireChange } from "../sync/protocol.ts";
+import { asWireChange } from "../sync/protocol.ts";
+import { hlcFromHex, hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { syncRig } from "./support/sync-fixtures.ts";
 import { PUT_STATE, readState } from "./support/sync-harness.ts";
 
 /*
- * The server logs a pushed batch as ONE change-log entry that takes n positions: pages,
- * cursors, lag and GC still count changes, and a pull gets back exactly what was pushed.
+ * The server logs a pushed batch as ONE change-log entry that takes n positions and names
+ * the rows it touched: pages, cursors, lag and GC still count changes, and a pull renders
+ * the rows' state as changes.
  */
 describe("sync change log: a pushed batch is one entry of n changes", () => {
   const rig = syncRig();
   const edge = (name: string, pushBatchSize = 3) => rig.edge(name, { pushBatchSize });
   const page = (after: number, limit: number, maxBytes = 1 << 20) =>
-    readLogJson(rig.server.database.client, {
+    readLogJson(rig.server.ctx, rig.server.database.client, {
       after,
       upTo: Number.MAX_SAFE_INTEGER,
       exceptSite: "nobody",
       limit,
       maxBytes,
     });
-  const keys = (json: string) => (JSON.parse(json) as WireChange[]).map((c) => c.pk[1]);
+  const changes = (json: string) => (JSON.parse(json) as unknown[]).map(asWireChange);
+  const keys = (json: string) => changes(json).map((c) => c.pk[1]);
 
   it("logs each push as one entry whose seq advances the log by its size", async () => {
     const a = await edge("a", 3);
@@ -29,9 +32,9 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
       "SELECT c.seq, c.op, c.site, b.n FROM sync_changes c JOIN sync_log_batches b ON b.seq = c.seq ORDER BY c.seq",
     );
     expect(entries.rows.map((r) => [Number(r.seq), r.op, r.site, Number(r.n)])).toEqual([
-      [3, "batch", "site-a", 3],
-      [6, "batch", "site-a", 3],
-      [7, "batch", "site-a", 1],
+      [3, "keys", "site-a", 3],
+      [6, "keys", "site-a", 3],
+      [7, "keys", "site-a", 1],
     ]);
     expect(await headSeq(rig.server.database.client)).toBe(7);
     // The server's own write goes after them, one position.
@@ -65,24 +68,26 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     expect(await page(0, 100, 10)).toMatchObject({ count: 3, lastSeq: 3, more: true });
   });
 
-  it("a pull brings back exactly the changes pushed, and leaves out the puller's own", async () => {
+  it("a pull renders the rows' state as changes, and leaves out the puller's own", async () => {
     const a = await edge("a", 2);
     const b = await edge("b", 2);
     for (let i = 0; i < 5; i++) await a.replica.exec(PUT_STATE, [`a${i}`, `"a${i}"`, i]);
     await a.replica.exec("DELETE FROM state WHERE key = 'a1'");
     await b.replica.exec(PUT_STATE, ["b0", '"b"', 1]);
     expect(await a.client.syncNow()).toMatchObject({ pushed: 6 });
-    const pushed = JSON.parse((await page(0, 100)).json) as WireChange[];
-    expect(pushed.map((c) => [c.op, c.pk[1]])).toEqual([
+    const pulled = changes((await page(0, 100)).json);
+    // Batches [a0 a1] [a2 a3] [a4, delete a1]: a1 is rendered as it is now, deleted, with
+    // the values its tombstone keeps, in both entries that name it.
+    const a1 = pulled.filter((c) => c.pk[1] === "a1").map((c) => c.op);
+    expect(a1).toEqual(["delete", "update", "delete", "update"]);
+    expect(pulled.filter((c) => c.pk[1] !== "a1").map((c) => [c.op, c.pk[1]])).toEqual([
       ["insert", "a0"],
-      ["insert", "a1"],
       ["insert", "a2"],
       ["insert", "a3"],
       ["insert", "a4"],
-      ["delete", "a1"],
     ]);
-    expect(pushed.find((c) => c.op === "delete")!.cols).toBeNull(); // a delete's values stay home
-    expect(await b.client.syncNow()).toMatchObject({ pushed: 1, pulled: 6 });
+    expect(pulled.every((c) => c.site === "site-a")).toBe(true); // the writer, from the stamps
+    expect(await b.client.syncNow()).toMatchObject({ pushed: 1, pulled: 8 });
     expect(await a.client.syncNow()).toMatchObject({ pulled: 1 }); // b's change, not its own
     expect(await readState(a.replica)).toEqual(await readState(rig.server));
     expect(await readState(b.replica)).toEqual(await readState(rig.server));
@@ -112,5 +117,85 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     await a.replica.exec(PUT_STATE, ["after", '"x"', 1]);
     await a.client.syncNow();
     expect(await b.client.syncNow()).toMatchObject({ pulled: 1, rebootstrapped: false });
+  });
+
+  it("renders a row changed since its push as it is now: one change per column stamp", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    await a.replica.exec(PUT_STATE, ["x", '"from a"', 1]);
+    await a.client.syncNow();
+    // The server then writes one column of the row: its columns now carry two stamps.
+    await rig.server.exec("UPDATE state SET value = '\"from the server\"' WHERE key = 'x'");
+    // (through the hub, which folds the server's own writes into the stamps before a page)
+    const page = await rig.hub.pull("site-b", 0, 100);
+    const pulled = (page.rebootstrap ? [] : page.changes).filter((c) => c.pk[1] === "x");
+    // The keys entry renders both writes; the server's own write follows as its own entry.
+    expect(pulled.map((c) => [c.op, Object.keys(c.cols ?? {}).sort(), c.site])).toEqual([
+      ["update", ["value"], "site-server"],
+      ["update", ["updated_at"], "site-a"],
+      ["update", ["value"], "site-server"],
+    ]);
+    await b.client.syncNow();
+    expect(await readState(b.replica)).toEqual(await readState(rig.server));
+    expect((await readState(b.replica))[0]).toMatchObject({ value: '"from the server"', updated_at: 1 });
+  });
+
+  it("keeps a tombstone a log entry still names until every edge has pulled it", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    await a.replica.exec(PUT_STATE, ["gone", '"x"', 1]);
+    await a.client.syncNow();
+    await b.client.syncNow(); // b has the row
+    await a.replica.exec("DELETE FROM state WHERE key = 'gone'");
+    await a.client.syncNow();
+    const tombstones = async () =>
+      Number(
+        (
+          await rig.server.database.client.execute(
+            "SELECT COUNT(*) AS n FROM sync_versions WHERE del IS NOT NULL",
+          )
+        ).rows[0]!.n,
+      );
+    // The tombstone is past a 1 ms horizon, and b, active, has yet to pull the delete's entry.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await rig.server.exec("UPDATE sync_peers SET last_seen_at = ? WHERE site = 'site-b'", [
+      Date.now() + 60_000,
+    ]);
+    expect(await collectGarbage(rig.server.ctx, 1)).toMatchObject({ tombstones: 0 });
+    expect(await tombstones()).toBe(1);
+    await b.client.syncNow();
+    expect(await readState(b.replica)).toEqual([]);
+    await b.client.syncNow(); // the server learns b's cursor from its next pull
+    expect(await collectGarbage(rig.server.ctx, 1)).toMatchObject({ tombstones: 1 });
+    expect(await tombstones()).toBe(0);
+  });
+
+  it("still serves entries logged as the changes themselves (before keys entries)", async () => {
+    const b = await edge("b");
+    const hlc = hlcToHex(hlcFromParts(Date.now()));
+    const old = [
+      {
+        seq: 1,
+        tbl: "state",
+        pk: ["ns", "old"],
+        op: "insert",
+        cols: { value: '"v"', updated_at: 5 },
+        hlc,
+        site: "site-a",
+        sv: 1,
+      },
+    ];
+    await rig.server.exec(
+      "INSERT INTO sync_changes (seq, tbl, pk, op, cols, hlc, site, sv) VALUES (1, '', '[]', 'batch', NULL, ?, 'site-a', 1)",
+      [hlcFromHex(hlc)],
+    );
+    await rig.server.exec("INSERT INTO sync_log_batches (seq, n, changes) VALUES (1, 1, ?)", [
+      JSON.stringify(old),
+    ]);
+    expect(changes((await page(0, 100)).json)).toEqual(old);
+    expect(await b.client.syncNow()).toMatchObject({ pulled: 1 });
+    expect(await readState(b.replica)).toEqual([
+      { namespace: "ns", key: "old", value: '"v"', updated_at: 5 },
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import type { InStatement } from "@libsql/client";
 import { describe, expect, it } from "vitest";
 import { createSyncClient } from "../sync/client.ts";
 import { readOutbox, upstream } from "../sync/outbox.ts";
-import type { WireChange } from "../sync/protocol.ts";
+import { asWireChange, type WireChange } from "../sync/protocol.ts";
 import { emptyRound, pushOutbox, type RoundDeps } from "../sync/round.ts";
 import { hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { httpTransport } from "../sync/transport.ts";
@@ -31,7 +31,7 @@ describe("sync push: order and read-ahead", () => {
     const read: number[] = [];
     for (let after = 0, more = true; more; ) {
       const page = await readOutbox(pair.edge.database.client, after, 7, 1 << 20);
-      read.push(...(JSON.parse(page.json) as WireChange[]).map((c) => c.seq));
+      read.push(...(JSON.parse(page.json) as unknown[]).map((c) => asWireChange(c).seq));
       [after, more] = [page.lastSeq, page.more];
     }
     expect(read).toEqual(expected);
@@ -65,8 +65,8 @@ describe("sync push: order and read-ahead", () => {
     expect(await shuffled.json()).toMatchObject({ acked: 3, applied: 3 });
     expect((await readState(pair.server)).map((r) => r.key)).toEqual(["a", "b", "c"]);
     const logged = await pair.server.database.client.execute("SELECT changes FROM sync_log_batches");
-    expect((JSON.parse(String(logged.rows[0]!.changes)) as WireChange[]).map((c) => c.seq)).toEqual([
-      1, 2, 3,
+    expect(JSON.parse(String(logged.rows[0]!.changes))).toEqual([
+      ["state", ['["ns","a"]', '["ns","b"]', '["ns","c"]']],
     ]);
 
     // A key of the wrong type would name another row in the merge metadata than the one
@@ -115,7 +115,8 @@ describe("sync push: order and read-ahead", () => {
         if (prop !== "execute") return typeof value === "function" ? value.bind(target) : value;
         return async (stmt: InStatement) => {
           const sql = typeof stmt === "string" ? stmt : stmt.sql;
-          if (sql.includes("json_group_array") && ++outboxReads === 2) throw new Error("SQLITE_BUSY");
+          if (sql.includes("FROM sync_changes WHERE seq > ? AND op != 'marker'") && ++outboxReads === 2)
+            throw new Error("SQLITE_BUSY");
           return target.execute(stmt);
         };
       },
@@ -139,5 +140,60 @@ describe("sync push: order and read-ahead", () => {
     expect(round.pushed).toBe(4);
     expect((await upstream(pair.edge.database.client)).ackedSeq).toBe(4);
     expect((await pair.hub.listNodes())[0]!.ackedSeq).toBe(4);
+    expect(outboxReads).toBeGreaterThanOrEqual(3); // the failed read-ahead, and the read after it
+  });
+
+  it("takes changes in either form and sends a pull's changes compact only to an edge that asks", async () => {
+    const hlc = hlcToHex(hlcFromParts(Date.now()));
+    const app = hubApp(pair.hub);
+    const push = (changes: unknown[]) =>
+      app.request("/v1/sync/push", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-sutazai-node": "site-a" },
+        body: JSON.stringify({ site: "site-a", schemaVersion: 1, after: 0, pending: 0, changes }),
+      });
+    const short = await push([
+      [1, "state", ["ns", "t"], "insert", { value: '"t"', updated_at: 1 }, hlc, "site-a"],
+    ]);
+    expect(short.status).toBe(400);
+    expect(JSON.stringify(await short.json())).toContain(
+      "a compact change is [seq, tbl, pk, op, cols, hlc, site, sv]",
+    );
+    const mixed = await push([
+      [1, "state", ["ns", "t"], "insert", { value: '"t"', updated_at: 1 }, hlc, "site-a", 1],
+      {
+        seq: 2,
+        tbl: "state",
+        pk: ["ns", "o"],
+        op: "insert",
+        cols: { value: '"o"', updated_at: 2 },
+        hlc,
+        site: "site-a",
+        sv: 1,
+      },
+    ]);
+    expect(await mixed.json()).toMatchObject({ acked: 2, applied: 2 });
+    const pull = async (query: string) => {
+      const res = await app.request(`/v1/sync/pull?cursor=0${query}`, {
+        headers: { "x-sutazai-node": "site-b" },
+      });
+      return ((await res.json()) as { changes: unknown[] }).changes;
+    };
+    const objects = await pull("");
+    expect(objects).toHaveLength(2);
+    // (a batch's rows come in key order)
+    expect(objects[1]).toEqual({
+      seq: 2,
+      tbl: "state",
+      pk: ["ns", "t"],
+      op: "insert",
+      cols: { value: '"t"', updated_at: 1 },
+      hlc,
+      site: "site-a",
+      sv: 1,
+    });
+    const compact = await pull("&compact=1");
+    expect(compact.map(asWireChange)).toEqual(objects);
+    expect(compact.every(Array.isArray)).toBe(true);
   });
 });

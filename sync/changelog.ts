@@ -31,6 +31,11 @@ export const changeJson = (ref: string) =>
   `printf('[%d,%s,%s,"%s",%s,"%016x",%s,%d]', ${ref}.seq, json_quote(${ref}.tbl), ${ref}.pk, ${ref}.op, ` +
   `CASE WHEN ${ref}.op = 'delete' THEN 'null' ELSE coalesce(${ref}.cols, 'null') END, ${ref}.hlc, json_quote(${ref}.site), ${ref}.sv)`;
 
+/** changeJson without site and sv (see WireChangeShortTupleSchema): for a push of the edge's own changes. */
+export const shortChangeJson = (ref: string) =>
+  `printf('[%d,%s,%s,"%s",%s,"%016x"]', ${ref}.seq, json_quote(${ref}.tbl), ${ref}.pk, ${ref}.op, ` +
+  `CASE WHEN ${ref}.op = 'delete' THEN 'null' ELSE coalesce(${ref}.cols, 'null') END, ${ref}.hlc)`;
+
 /** A page of changes as the JSON text of an array (what goes on the wire as is). */
 export interface ChangesJson {
   json: string;

@@ -181,7 +181,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       const { changesJson, ...rest } = page;
       return {
         rebootstrap: false,
-        changes: (JSON.parse(changesJson) as unknown[]).map(asWireChange),
+        changes: (JSON.parse(changesJson) as unknown[]).map((c) => asWireChange(c)),
         ...rest,
       };
     },
@@ -193,7 +193,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       // An edge from before the compact form gets objects (re-encoded: its slow path only).
       const changes = meta?.compact
         ? changesJson
-        : JSON.stringify((JSON.parse(changesJson) as unknown[]).map(asWireChange));
+        : JSON.stringify((JSON.parse(changesJson) as unknown[]).map((c) => asWireChange(c)));
       return `{"rebootstrap":false,"changes":${changes},${JSON.stringify(rest).slice(1)}`;
     },
 

@@ -1,5 +1,5 @@
 import type { Client } from "@libsql/client";
-import { type ChangesJson, changeJson } from "./changelog.ts";
+import { type ChangesJson, changeJson, shortChangeJson } from "./changelog.ts";
 import type { Exec } from "./clock.ts";
 import { foldLocal } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
@@ -39,10 +39,12 @@ export async function upstream(exec: Exec): Promise<UpstreamRow> {
 /**
  * The next outbox rows after `after`, in order, up to `limit` rows or about `maxBytes`
  * (but at least one), as the JSON text of an array built by SQLite: far cheaper than row
- * objects, and sent on without re-encoding.
+ * objects, and sent on without re-encoding. A change of the edge's own site and current
+ * schema version (`own`) leaves those two out: the push batch carries them once.
  */
 export async function readOutbox(
   exec: Exec,
+  own: { site: string; sv: number },
   after: number,
   limit: number,
   maxBytes: number,
@@ -54,10 +56,11 @@ export async function readOutbox(
       // the aggregate the subquery's rows in their (rowid) order (a test pins it), and the
       // server sorts a batch that comes otherwise.
       sql:
-        `SELECT '[' || coalesce(group_concat(${changeJson("o")}, ','), '') || ']' AS j, COUNT(*) AS n, MAX(o.seq) AS last FROM ` +
+        `SELECT '[' || coalesce(group_concat(CASE WHEN o.site = ?1 AND o.sv = ?2 THEN ${shortChangeJson("o")} ` +
+        `ELSE ${changeJson("o")} END, ','), '') || ']' AS j, COUNT(*) AS n, MAX(o.seq) AS last FROM ` +
         // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)
-        "(SELECT * FROM sync_changes WHERE seq > ? AND op != 'marker' ORDER BY seq LIMIT ?) o",
-      args: [after, limit],
+        "(SELECT * FROM sync_changes WHERE seq > ?3 AND op != 'marker' ORDER BY seq LIMIT ?4) o",
+      args: [own.site, own.sv, after, limit],
     });
     const row = rs.rows[0]!;
     const json = String(row.j);

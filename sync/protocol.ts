@@ -70,8 +70,26 @@ export const WireChangeTupleSchema = z
 export type WireChangeTuple = z.infer<typeof WireChangeTupleSchema>;
 const AnyWireChange = z.union([WireChangeSchema, WireChangeTupleSchema]);
 
-/** A change in either form as an object (the fields are checked elsewhere: validate.ts). */
-export const asWireChange = (c: unknown): WireChange =>
+/**
+ * In a push, a compact change may leave out its last two fields, site and sv: they are then
+ * the batch's `site` and `schemaVersion` (an edge's own changes, captured under its current
+ * schema: nearly all of them).
+ */
+export const WireChangeShortTupleSchema = z
+  .tuple([
+    Count,
+    z.string().min(1).max(128),
+    Pk,
+    z.enum(["insert", "update", "delete"]),
+    z.record(z.string(), Value).nullable(),
+    Hex16,
+  ])
+  .openapi("SyncChangeShortTuple", {
+    description: "[seq, tbl, pk, op, cols, hlc]: in a push, a change of the batch's site and schema version",
+  });
+
+/** A change in any form as an object; `batch` fills in a short tuple (the fields are checked in validate.ts). */
+export const asWireChange = (c: unknown, batch?: { site: string; sv: number }): WireChange =>
   Array.isArray(c)
     ? ({
         seq: c[0],
@@ -80,8 +98,8 @@ export const asWireChange = (c: unknown): WireChange =>
         op: c[3],
         cols: c[4],
         hlc: c[5],
-        site: c[6],
-        sv: c[7],
+        site: c.length === 6 && batch ? batch.site : c[6],
+        sv: c.length === 6 && batch ? batch.sv : c[7],
       } as WireChange)
     : (c as WireChange);
 
@@ -91,7 +109,9 @@ export const PushRequestSchema = z
     schemaVersion: Count,
     after: Count.openapi({ description: "the last outbox seq the edge knows the server acknowledged" }),
     pending: Count.openapi({ description: "outbox rows still waiting after this batch" }),
-    changes: z.array(AnyWireChange).max(MAX_PUSH_CHANGES),
+    changes: z
+      .array(z.union([WireChangeSchema, WireChangeTupleSchema, WireChangeShortTupleSchema]))
+      .max(MAX_PUSH_CHANGES),
   })
   .openapi("SyncPushRequest");
 /** A push batch as checked (validate.ts): every change an object. */

@@ -53,12 +53,13 @@ export async function pushOutbox(deps: RoundDeps, round: SyncRound): Promise<voi
   let total = await countOutbox(ctx.client);
   let claimAfter: number | undefined; // set when the server lost acknowledged changes (PUSH_GAP)
   let next: { after: number; page: ChangesJson } | undefined;
+  const own = { site: ctx.siteId, sv: ctx.schemaVersion }; // the body's site and schemaVersion
   for (;;) {
     const { ackedSeq } = await upstream(ctx.client);
     const page =
       next?.after === ackedSeq
         ? next.page
-        : await readOutbox(ctx.client, ackedSeq, deps.batchSize, deps.maxBatchBytes);
+        : await readOutbox(ctx.client, own, ackedSeq, deps.batchSize, deps.maxBatchBytes);
     next = undefined;
     if (page.count === 0) return;
     total = Math.max(total, page.count);
@@ -75,7 +76,7 @@ export async function pushOutbox(deps: RoundDeps, round: SyncRound): Promise<voi
       try {
         next = {
           after: page.lastSeq,
-          page: await readOutbox(ctx.client, page.lastSeq, deps.batchSize, deps.maxBatchBytes),
+          page: await readOutbox(ctx.client, own, page.lastSeq, deps.batchSize, deps.maxBatchBytes),
         };
       } catch {
         next = undefined; // best effort: the answer to this push comes first; read again after it

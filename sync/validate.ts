@@ -52,22 +52,28 @@ function changeError(c: unknown): [string, string] | null {
 }
 
 /**
- * Checks an array of wire changes, either form; collects at most 20 errors. A compact change
+ * Checks an array of wire changes, in any form; collects at most 20 errors. A compact change
  * is replaced by its object in `value` itself (the parsed body, which nothing else holds).
+ * `batch`: a push's site and schema version, which a short tuple leaves out.
  */
-export function checkChanges(value: unknown, path: string): Check<WireChange[]> {
+export function checkChanges(
+  value: unknown,
+  path: string,
+  batch?: { site: string; sv: number },
+): Check<WireChange[]> {
   if (!Array.isArray(value)) return { ok: false, errors: [{ path, message: "must be an array of changes" }] };
   const errors: FieldError[] = [];
   for (let i = 0; i < value.length && errors.length < MAX_ERRORS; i++) {
     if (Array.isArray(value[i])) {
-      if (value[i].length !== 8) {
+      const n = value[i].length;
+      if (n !== 8 && !(n === 6 && batch)) {
         errors.push({
           path: `${path}.${i}`,
-          message: "a compact change is [seq, tbl, pk, op, cols, hlc, site, sv]",
+          message: `a compact change is [seq, tbl, pk, op, cols, hlc, site, sv]${batch ? " or [seq, tbl, pk, op, cols, hlc]" : ""}`,
         });
         continue;
       }
-      value[i] = asWireChange(value[i]);
+      value[i] = asWireChange(value[i], batch);
     }
     const e = changeError(value[i]);
     if (e) errors.push({ path: e[0] ? `${path}.${i}.${e[0]}` : `${path}.${i}`, message: e[1] });
@@ -85,7 +91,8 @@ export function checkPushRequest(body: unknown): Check<PushRequest> {
   if (Array.isArray(body.changes) && body.changes.length > MAX_PUSH_CHANGES) {
     errors.push({ path: "changes", message: `at most ${MAX_PUSH_CHANGES} changes per batch` });
   } else {
-    const changes = checkChanges(body.changes, "changes");
+    const batch = errors.length ? undefined : { site: body.site as string, sv: body.schemaVersion as number };
+    const changes = checkChanges(body.changes, "changes", batch);
     if (!changes.ok) errors.push(...changes.errors);
   }
   return errors.length ? { ok: false, errors } : { ok: true, value: body as unknown as PushRequest };

@@ -21,7 +21,7 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
       limit,
       maxBytes,
     });
-  const changes = (json: string) => (JSON.parse(json) as unknown[]).map(asWireChange);
+  const changes = (json: string) => (JSON.parse(json) as unknown[]).map((c) => asWireChange(c));
   const keys = (json: string) => changes(json).map((c) => c.pk[1]);
 
   it("logs each push as one entry whose seq advances the log by its size", async () => {

@@ -51,15 +51,17 @@ export async function readOutbox(
 ): Promise<ChangesJson> {
   for (;;) {
     const rs = await exec.execute({
-      // No ORDER BY inside the aggregate: it sorts every change again (a quarter of the
-      // read's time). SQLite does not flatten a LIMITed subquery into an aggregate; it feeds
-      // the aggregate the subquery's rows in their (rowid) order (a test pins it), and the
-      // server sorts a batch that comes otherwise.
+      // The rows are a rowid range, its end found by the index alone: a plain range scan feeds
+      // the aggregate in seq order (a test pins it; the server sorts a batch that comes
+      // otherwise), where an ORDER BY inside the aggregate sorts every change again and a
+      // LIMITed subquery copies every row (a quarter and a fifth of the read's time).
       sql:
         `SELECT '[' || coalesce(group_concat(CASE WHEN o.site = ?1 AND o.sv = ?2 THEN ${shortChangeJson("o")} ` +
-        `ELSE ${changeJson("o")} END, ','), '') || ']' AS j, COUNT(*) AS n, MAX(o.seq) AS last FROM ` +
+        `ELSE ${changeJson("o")} END, ','), '') || ']' AS j, COUNT(*) AS n, MAX(o.seq) AS last ` +
         // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)
-        "(SELECT * FROM sync_changes WHERE seq > ?3 AND op != 'marker' ORDER BY seq LIMIT ?4) o",
+        "FROM sync_changes o WHERE o.seq > ?3 AND o.op != 'marker' AND o.seq <= coalesce(" +
+        "(SELECT seq FROM sync_changes WHERE seq > ?3 AND op != 'marker' ORDER BY seq LIMIT 1 OFFSET ?4 - 1), " +
+        "9223372036854775807)",
       args: [own.site, own.sv, after, limit],
     });
     const row = rs.rows[0]!;

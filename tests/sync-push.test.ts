@@ -126,7 +126,7 @@ describe("sync push: order and read-ahead", () => {
         if (prop !== "execute") return typeof value === "function" ? value.bind(target) : value;
         return async (stmt: InStatement) => {
           const sql = typeof stmt === "string" ? stmt : stmt.sql;
-          if (sql.includes("AND op != 'marker' ORDER BY seq LIMIT") && ++outboxReads === 2)
+          if (sql.includes("o.op != 'marker' AND o.seq <= coalesce(") && ++outboxReads === 2)
             throw new Error("SQLITE_BUSY");
           return target.execute(stmt);
         };

@@ -89,36 +89,59 @@ export async function readLogJson(
   exec: Exec,
   opts: { after: number; upTo: number; exceptSite: string; limit: number; maxBytes: number },
 ): Promise<ChangesJson> {
-  const entries = await exec.execute({
-    sql:
-      `SELECT c.seq, c.op, c.sv, b.n, CASE WHEN b.seq IS NULL THEN ${changeJson("c")} ELSE b.changes END AS j ` +
-      "FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq " +
-      "WHERE c.seq > ? AND c.seq <= ? AND c.site != ? AND c.op != 'marker' ORDER BY c.seq LIMIT ?",
+  const range = "c.seq > ? AND c.seq <= ? AND c.site != ? AND c.op != 'marker'";
+  const join = "FROM sync_changes c LEFT JOIN sync_log_batches b ON b.seq = c.seq";
+  // First the entries' sizes alone, to choose them by the change limit; then the contents of
+  // those only (an entry can hold a batch's worth of changes).
+  const sizes = await exec.execute({
+    sql: `SELECT c.seq, coalesce(b.n, 1) AS n ${join} WHERE ${range} ORDER BY c.seq LIMIT ?`,
     args: [opts.after, opts.upTo, opts.exceptSite, opts.limit],
   });
+  let chosen = 0;
+  for (let count = 0; chosen < sizes.rows.length; chosen++) {
+    const n = Number(sizes.rows[chosen]!.n);
+    if (chosen > 0 && count + n > opts.limit) break;
+    count += n;
+  }
+  if (chosen === 0) return { json: "[]", count: 0, lastSeq: opts.after, more: false };
+  const entries = await exec.execute({
+    sql:
+      `SELECT c.seq, c.op, c.sv, b.n, CASE WHEN c.op IN ('keys', 'batch') THEN b.changes ELSE ${changeJson("c")} END AS j ` +
+      `${join} WHERE ${range} ORDER BY c.seq`,
+    args: [opts.after, Number(sizes.rows[chosen - 1]!.seq), opts.exceptSite],
+  });
   const parts: string[] = [];
+  const rendered = new Map<string, Set<string>>(); // a row named by several entries goes once per page
   let count = 0;
   let bytes = 0;
   let taken = 0;
   for (const e of entries.rows) {
     const n = e.n === null ? 1 : Number(e.n);
-    if (taken > 0 && count + n > opts.limit) break;
     const seq = Number(e.seq);
     const text =
-      e.op === "keys"
-        ? await renderKeysEntry(ctx, exec, JSON.parse(String(e.j)) as KeysEntry, seq, Number(e.sv))
-        : e.op === "batch"
-          ? String(e.j).slice(1, -1) // the logged changes, without the array's brackets
-          : String(e.j);
+      e.j === null
+        ? "" // (a batch entry without its contents: nothing to send)
+        : e.op === "keys"
+          ? await renderKeysEntry(
+              ctx,
+              exec,
+              JSON.parse(String(e.j)) as KeysEntry,
+              seq,
+              Number(e.sv),
+              rendered,
+            )
+          : e.op === "batch"
+            ? String(e.j).slice(1, -1) // the logged changes, without the array's brackets
+            : String(e.j);
     if (taken > 0 && bytes + text.length > opts.maxBytes) break;
     if (text) parts.push(text);
     count += n;
     bytes += text.length;
     taken++;
   }
-  if (taken === 0) return { json: "[]", count: 0, lastSeq: opts.after, more: false };
-  const lastSeq = Number(entries.rows[taken - 1]!.seq);
-  const more = taken < entries.rows.length || entries.rows.length === opts.limit;
+  const more = taken < entries.rows.length || chosen < sizes.rows.length || sizes.rows.length === opts.limit;
+  // (none at all: collected since the sizes were read, in a read outside a transaction)
+  const lastSeq = taken ? Number(entries.rows[taken - 1]!.seq) : Number(sizes.rows[chosen - 1]!.seq);
   return { json: `[${parts.join(",")}]`, count, lastSeq, more };
 }
 

@@ -62,15 +62,32 @@ export function foldNow(ctx: SyncContext): Promise<number> {
   return writeTransaction(ctx.client, (tx) => foldLocal(tx, ctx));
 }
 
-/**
- * foldNow, when this replica has changes of its own it has not folded yet (a read decides,
- * so a caller that often finds nothing to fold takes no write lock). A write made between
- * this and the caller's read is not in the stamps that read sees.
- */
-export async function foldIfBehind(ctx: SyncContext): Promise<void> {
-  const rs = await ctx.client.execute({
+/** Whether this replica has changes of its own that are not folded into sync_versions yet. */
+async function hasUnfolded(exec: Exec, ctx: SyncContext): Promise<boolean> {
+  const rs = await exec.execute({
     sql: "SELECT EXISTS (SELECT 1 FROM sync_changes WHERE seq > (SELECT folded_seq FROM sync_clock WHERE id = 1) AND site = ?) AS behind",
     args: [ctx.siteId],
   });
-  if (Number(rs.rows[0]!.behind)) await foldNow(ctx);
+  return Number(rs.rows[0]!.behind) === 1;
+}
+
+/**
+ * Runs `read` in a read transaction whose snapshot has every local change folded into the
+ * stamps, so values read from the tables and the stamps read beside them agree (a pull
+ * renders rows from both). A local write landing between the fold and the snapshot sends
+ * it round again; on a server that keeps writing, the third round reads as it finds it
+ * (a value rendered then under an older stamp comes again with its own log entry, later in
+ * the log, with its own stamp).
+ */
+export async function readFolded<T>(ctx: SyncContext, read: (exec: Exec) => Promise<T>): Promise<T> {
+  for (let round = 1; ; round++) {
+    if (await hasUnfolded(ctx.client, ctx)) await foldNow(ctx);
+    const tx = await ctx.client.transaction("read");
+    try {
+      if (round < 3 && (await hasUnfolded(tx, ctx))) continue;
+      return await read(tx);
+    } finally {
+      tx.close();
+    }
+  }
 }

@@ -3,7 +3,7 @@ import { AppError } from "../runtime/errors.ts";
 import { applyRemote } from "./apply.ts";
 import { headSeq, readLogJson } from "./changelog.ts";
 import { ClockSkewError } from "./clock.ts";
-import { foldIfBehind, foldNow } from "./fold.ts";
+import { foldNow, readFolded } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeStatement } from "./lane.ts";
 import { listNodes, peerForPush, recordPush, touchPeer } from "./peers.ts";
@@ -61,30 +61,32 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       schemaVersion: meta.schemaVersion,
       pullCursor: cursor,
     });
-    const head = await headSeq(ctx.client);
-    const gcSeq = Number(
-      (await ctx.client.execute("SELECT gc_seq FROM sync_clock WHERE id = 1")).rows[0]!.gc_seq,
-    );
-    if (cursor < gcSeq || cursor > head) {
-      const reason =
-        cursor > head
-          ? `cursor ${cursor} is beyond this server's change log (head ${head}): the server was reset or restored`
-          : `cursor ${cursor} is behind the tombstone-GC horizon (changes up to ${gcSeq} were collected)`;
-      return { rebootstrap: true as const, reason, head, serverSite: ctx.siteId };
-    }
-    // A keys entry is rendered from the rows' stamps: the server's own writes must be in them.
-    await foldIfBehind(ctx);
-    const page = await readLogJson(ctx, ctx.client, {
-      after: cursor,
-      upTo: head,
-      exceptSite: nodeId,
-      limit,
-      maxBytes: PULL_MAX_BYTES,
+    // A keys entry is rendered from the rows and their stamps: read both in one snapshot, with
+    // the server's own writes folded into the stamps.
+    return readFolded(ctx, async (exec): Promise<Page> => {
+      const head = await headSeq(exec);
+      const gcSeq = Number(
+        (await exec.execute("SELECT gc_seq FROM sync_clock WHERE id = 1")).rows[0]!.gc_seq,
+      );
+      if (cursor < gcSeq || cursor > head) {
+        const reason =
+          cursor > head
+            ? `cursor ${cursor} is beyond this server's change log (head ${head}): the server was reset or restored`
+            : `cursor ${cursor} is behind the tombstone-GC horizon (changes up to ${gcSeq} were collected)`;
+        return { rebootstrap: true as const, reason, head, serverSite: ctx.siteId };
+      }
+      const page = await readLogJson(ctx, exec, {
+        after: cursor,
+        upTo: head,
+        exceptSite: nodeId,
+        limit,
+        maxBytes: PULL_MAX_BYTES,
+      });
+      // Rows skipped by the site filter are skipped for good: when the page is not full the
+      // edge is level with `head`, not with the last change it was sent.
+      const next = page.more ? page.lastSeq : head;
+      return { changesJson: page.json, next, head, more: page.more, serverSite: ctx.siteId };
     });
-    // Rows skipped by the site filter are skipped for good: when the page is not full the
-    // edge is level with `head`, not with the last change it was sent.
-    const next = page.more ? page.lastSeq : head;
-    return { changesJson: page.json, next, head, more: page.more, serverSite: ctx.siteId };
   }
 
   return {

@@ -36,7 +36,8 @@ export function keysEntry(changes: Array<{ tbl: string; pk: readonly unknown[] }
 /**
  * The changes a keys entry stands for, as the JSON of compact changes without the enclosing
  * brackets ("" when none is left: rows since collected, tables no longer synced). They carry
- * the entry's seq and schema version.
+ * the entry's seq and schema version. Rows in `rendered` (table → keys) are left out, having
+ * gone in this page already as they are now; the rest are added to it.
  */
 export async function renderKeysEntry(
   ctx: SyncContext,
@@ -44,13 +45,25 @@ export async function renderKeysEntry(
   entry: KeysEntry,
   seq: number,
   sv: number,
+  rendered: Map<string, Set<string>> = new Map(),
 ): Promise<string> {
   const parts: string[] = [];
   const out: WireChangeTuple[] = [];
   for (const [tbl, keys] of entry) {
     const t = ctx.table(tbl);
     if (!t?.versioned) continue;
-    for (const part of chunks(keys)) {
+    let done = rendered.get(tbl);
+    if (!done) {
+      done = new Set();
+      rendered.set(tbl, done);
+    }
+    const todo: string[] = [];
+    for (const key of keys) {
+      if (done.has(key)) continue;
+      done.add(key);
+      todo.push(key);
+    }
+    for (const part of chunks(todo)) {
       const rs = await exec.execute({ sql: wholeRowsSql(t), args: [seq, sv, t.name, JSON.stringify(part)] });
       const row = rs.rows[0]!;
       if (row.j !== null) parts.push(String(row.j));

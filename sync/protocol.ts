@@ -71,20 +71,16 @@ export const WireChangeShortTupleSchema = z.tuple([...TUPLE_HEAD]).openapi("Sync
   description: "[seq, tbl, pk, op, cols, hlc]: in a push, a change of the batch's site and schema version",
 });
 
-/** A change in any form as an object; `batch` fills in a short tuple (the fields are checked in validate.ts). */
-export const asWireChange = (c: unknown, batch?: { site: string; sv: number }): WireChange =>
-  Array.isArray(c)
-    ? ({
-        seq: c[0],
-        tbl: c[1],
-        pk: c[2],
-        op: c[3],
-        cols: c[4],
-        hlc: c[5],
-        site: c.length === 6 && batch ? batch.site : c[6],
-        sv: c.length === 6 && batch ? batch.sv : c[7],
-      } as WireChange)
-    : (c as WireChange);
+const fromTuple = (c: unknown[], site: unknown, sv: unknown): WireChange =>
+  ({ seq: c[0], tbl: c[1], pk: c[2], op: c[3], cols: c[4], hlc: c[5], site, sv }) as WireChange;
+
+/** A change in either full form as an object (the fields are checked in validate.ts). */
+export const asWireChange = (c: unknown): WireChange =>
+  Array.isArray(c) ? fromTuple(c, c[6], c[7]) : (c as WireChange);
+
+/** A pushed change in any form as an object: a short tuple takes the batch's site and sv. */
+export const asPushedChange = (c: unknown, batch: { site: string; sv: number }): WireChange =>
+  Array.isArray(c) && c.length === 6 ? fromTuple(c, batch.site, batch.sv) : asWireChange(c);
 
 export const PushRequestSchema = z
   .object({

@@ -90,21 +90,32 @@ function refusal(t: ResolvedTable, change: WireChange): string | undefined {
   return `a "${t.name}" row must belong to the node that sends it (${t.ownerColumn} = ${JSON.stringify(owner ?? null)}, sent by ${change.site})`;
 }
 
+/**
+ * Sets changes aside. A held change already held here (the same row, op and stamp: the same
+ * write, as a pull renders it again for every log entry naming its row) is not kept twice.
+ */
 export async function writeQuarantine(tx: Transaction, from: string, items: Quarantined[]): Promise<void> {
   for (const q of items) {
     const site = "site" in q.change ? q.change.site : from;
-    await tx.execute({
-      sql: "INSERT INTO sync_quarantine (at, kind, site, tbl, pk, change, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      args: [
-        Date.now(),
-        q.kind,
-        site,
-        q.change.tbl,
-        rowKey(q.change.pk),
-        JSON.stringify(q.change),
-        q.reason.slice(0, 1000),
-      ],
-    });
+    const args = [
+      Date.now(),
+      q.kind,
+      site,
+      q.change.tbl,
+      rowKey(q.change.pk),
+      JSON.stringify(q.change),
+      q.reason.slice(0, 1000),
+    ];
+    const insert =
+      "INSERT INTO sync_quarantine (at, kind, site, tbl, pk, change, reason) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7";
+    if (q.kind === "held" && "op" in q.change) {
+      await tx.execute({
+        sql:
+          `${insert} WHERE NOT EXISTS (SELECT 1 FROM sync_quarantine WHERE kind = 'held' AND site = ?3 AND tbl = ?4 ` +
+          "AND pk = ?5 AND change->>'op' = ?8 AND change->>'hlc' = ?9)",
+        args: [...args, q.change.op, q.change.hlc],
+      });
+    } else await tx.execute({ sql: insert, args });
   }
 }
 

@@ -45,8 +45,10 @@ const pullRoute = createRoute({
   path: "/v1/sync/pull",
   summary: "Server → edge: changes after a cursor (the edge's own left out), or a re-bootstrap answer",
   description:
-    "A page holds up to `limit` changes (default 1000), in whole pushed batches: a batch the server logged as one entry " +
-    "is never split, so a page may exceed a limit smaller than one batch. Store `next` with the changes and pull from it.",
+    "A page holds log entries standing for up to `limit` pushed changes (default 1000), in whole pushed batches: a batch " +
+    "the server logged as one entry is never split, so a page may exceed a limit smaller than one batch. A pushed batch " +
+    "is sent as its rows are now (one change per distinct column stamp, and the tombstone), so the count of changes can " +
+    "differ from the count pushed. Store `next` with the changes and pull from it.",
   request: {
     headers: NodeHeaders,
     query: z.object({

@@ -22,8 +22,9 @@ export async function loadRowStates(
   const rowJson = `json_object(${t.cols.map((c) => `'${c}', t.${q(c)}`).join(", ")})`;
   const rs = await exec.execute({
     sql:
+      // (ordered in the aggregate itself: a snapshot's next page starts after the last key)
       "SELECT json_group_array(json_array(v.pk, v.stamps, v.del, " +
-      `CASE WHEN t.${q(t.pk[0]!)} IS NOT NULL THEN ${rowJson} ELSE json(v.vals) END)) AS j FROM ` +
+      `CASE WHEN t.${q(t.pk[0]!)} IS NOT NULL THEN ${rowJson} ELSE json(v.vals) END) ORDER BY v.pk) AS j FROM ` +
       `(SELECT * FROM sync_versions v WHERE v.tbl = ? AND ${where} ${tail}) v LEFT JOIN ${q(t.name)} t ON ${join}`,
     args: [t.name, ...args],
   });

@@ -1,5 +1,6 @@
 import type { FieldError } from "../runtime/errors.ts";
 import {
+  asPushedChange,
   asWireChange,
   MAX_PUSH_CHANGES,
   type PullResponse,
@@ -73,7 +74,7 @@ export function checkChanges(
         });
         continue;
       }
-      value[i] = asWireChange(value[i], batch);
+      value[i] = batch ? asPushedChange(value[i], batch) : asWireChange(value[i]);
     }
     const e = changeError(value[i]);
     if (e) errors.push({ path: e[0] ? `${path}.${i}.${e[0]}` : `${path}.${i}`, message: e[1] });

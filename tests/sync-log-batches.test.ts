@@ -1,9 +1,12 @@
+import type { InStatement, TransactionMode } from "@libsql/client";
 import { describe, expect, it } from "vitest";
 import { collectGarbage, headSeq, readLogJson } from "../sync/changelog.ts";
+import { createSyncClient } from "../sync/client.ts";
 import { asWireChange } from "../sync/protocol.ts";
 import { hlcFromHex, hlcFromParts, hlcToHex } from "../sync/stamp.ts";
+import { SYNCED_TABLES } from "../sync/tables.ts";
 import { syncRig } from "./support/sync-fixtures.ts";
-import { PUT_STATE, readState } from "./support/sync-harness.ts";
+import { hubApp, openReplica, PUT_STATE, readState } from "./support/sync-harness.ts";
 
 /*
  * The server logs a pushed batch as ONE change-log entry that takes n positions and names
@@ -77,9 +80,9 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     expect(await a.client.syncNow()).toMatchObject({ pushed: 6 });
     const pulled = changes((await page(0, 100)).json);
     // Batches [a0 a1] [a2 a3] [a4, delete a1]: a1 is rendered as it is now, deleted, with
-    // the values its tombstone keeps, in both entries that name it.
+    // the values its tombstone keeps, once in the page though two entries name it.
     const a1 = pulled.filter((c) => c.pk[1] === "a1").map((c) => c.op);
-    expect(a1).toEqual(["delete", "update", "delete", "update"]);
+    expect(a1).toEqual(["delete", "update"]);
     expect(pulled.filter((c) => c.pk[1] !== "a1").map((c) => [c.op, c.pk[1]])).toEqual([
       ["insert", "a0"],
       ["insert", "a2"],
@@ -87,7 +90,7 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
       ["insert", "a4"],
     ]);
     expect(pulled.every((c) => c.site === "site-a")).toBe(true); // the writer, from the stamps
-    expect(await b.client.syncNow()).toMatchObject({ pushed: 1, pulled: 8 });
+    expect(await b.client.syncNow()).toMatchObject({ pushed: 1, pulled: 6 });
     expect(await a.client.syncNow()).toMatchObject({ pulled: 1 }); // b's change, not its own
     expect(await readState(a.replica)).toEqual(await readState(rig.server));
     expect(await readState(b.replica)).toEqual(await readState(rig.server));
@@ -156,16 +159,20 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
           )
         ).rows[0]!.n,
       );
-    // The tombstone is past a 1 ms horizon, and b, active, has yet to pull the delete's entry.
+    // The tombstone is past a 1 ms horizon, and b, active, has yet to pull the delete's entry:
+    // only b's cursor decides (a's last sight is past the horizon).
     await new Promise((resolve) => setTimeout(resolve, 10));
-    await rig.server.exec("UPDATE sync_peers SET last_seen_at = ? WHERE site = 'site-b'", [
-      Date.now() + 60_000,
-    ]);
+    const bActive = () =>
+      rig.server.exec("UPDATE sync_peers SET last_seen_at = ? WHERE site = 'site-b'", [Date.now() + 60_000]);
+    await bActive();
     expect(await collectGarbage(rig.server.ctx, 1)).toMatchObject({ tombstones: 0 });
     expect(await tombstones()).toBe(1);
-    await b.client.syncNow();
+    await b.client.syncNow(); // the server records the cursor b sends: still before the delete
     expect(await readState(b.replica)).toEqual([]);
-    await b.client.syncNow(); // the server learns b's cursor from its next pull
+    await bActive();
+    expect(await collectGarbage(rig.server.ctx, 1)).toMatchObject({ tombstones: 0 });
+    await b.client.syncNow(); // now past it
+    await bActive();
     expect(await collectGarbage(rig.server.ctx, 1)).toMatchObject({ tombstones: 1 });
     expect(await tombstones()).toBe(0);
   });
@@ -197,5 +204,81 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     expect(await readState(b.replica)).toEqual([
       { namespace: "ns", key: "old", value: '"v"', updated_at: 5 },
     ]);
+  });
+
+  it("renders a page from one snapshot with the server's own writes in the stamps", async () => {
+    const a = await edge("a");
+    await a.replica.exec(PUT_STATE, ["x", '"from a"', 1]);
+    await a.client.syncNow();
+    // A write on the server lands after the fold and before the page's snapshot.
+    const client = rig.server.database.client;
+    const open = client.transaction.bind(client);
+    let landed = false;
+    client.transaction = (async (mode?: TransactionMode) => {
+      if (mode === "read" && !landed) {
+        landed = true;
+        await rig.server.exec("UPDATE state SET value = '\"from the server\"' WHERE key = 'x'");
+      }
+      return open(mode);
+    }) as typeof client.transaction;
+    const page = await rig.hub.pull("site-b", 0, 100);
+    expect(landed).toBe(true);
+    const fromEntry = (page.rebootstrap ? [] : page.changes).filter((c) => c.seq === 1);
+    // The value goes with the server's stamp, never with a's.
+    expect(fromEntry.map((c) => [c.site, c.cols])).toEqual([
+      ["site-server", { value: '"from the server"' }],
+      ["site-a", { updated_at: 1 }],
+    ]);
+  });
+
+  it("reads the contents of the entries a page sends only", async () => {
+    const a = await edge("a", 2);
+    for (let i = 0; i < 40; i++) await a.replica.exec(PUT_STATE, [`k${i}`, '"x"', i]);
+    await a.client.syncNow(); // 20 entries of 2
+    const rows: number[] = [];
+    const exec = {
+      execute: async (stmt: InStatement) => {
+        const rs = await rig.server.database.client.execute(stmt);
+        if (typeof stmt !== "string" && stmt.sql.includes("THEN b.changes")) rows.push(rs.rows.length);
+        return rs;
+      },
+    };
+    const opts = { after: 0, upTo: 40, exceptSite: "nobody", maxBytes: 1 << 20 };
+    expect(await readLogJson(rig.server.ctx, exec, { ...opts, limit: 4 })).toMatchObject({
+      count: 4,
+      lastSeq: 4,
+      more: true,
+    });
+    expect(rows).toEqual([2]);
+  });
+
+  it("holds a change an older edge cannot apply once, however many entries name its row", async () => {
+    const a = await edge("a");
+    // c runs an older version that does not sync state.updated_at yet.
+    const tables = SYNCED_TABLES.map((t) =>
+      t.table === SYNCED_TABLES[0]!.table ? { ...t, localColumns: ["updated_at"] } : t,
+    );
+    const c = await openReplica(rig.dir.path, "c", "edge", { tables });
+    const cClient = createSyncClient({
+      ctx: c.ctx,
+      serverUrl: "http://hub.test",
+      serverKey: "k",
+      fetch: async (url, init) => hubApp(rig.hub).request(url, init),
+    });
+    try {
+      await a.replica.exec(PUT_STATE, ["x", '"v0"', 1]);
+      await a.client.syncNow();
+      for (let i = 1; i <= 4; i++) {
+        await a.replica.exec("UPDATE state SET value = ? WHERE key = 'x'", [`"v${i}"`]);
+        await a.client.syncNow();
+        if (i === 2) await cClient.syncNow(); // one page of three entries naming x, and later another
+      }
+      await cClient.syncNow();
+      const held = await c.database.client.execute("SELECT change FROM sync_quarantine WHERE kind = 'held'");
+      expect(held.rows.map((r) => JSON.parse(String(r.change)).cols)).toEqual([{ updated_at: 1 }]);
+    } finally {
+      await cClient.stop();
+      c.close();
+    }
   });
 });

@@ -2,10 +2,11 @@ import type { InStatement } from "@libsql/client";
 import { describe, expect, it } from "vitest";
 import { createSyncClient } from "../sync/client.ts";
 import { readOutbox, upstream } from "../sync/outbox.ts";
-import { asWireChange, type WireChange } from "../sync/protocol.ts";
+import { asPushedChange, asWireChange, type WireChange } from "../sync/protocol.ts";
 import { emptyRound, pushOutbox, type RoundDeps } from "../sync/round.ts";
 import { hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { httpTransport } from "../sync/transport.ts";
+import { checkPullResponse } from "../sync/validate.ts";
 import { serverAndEdge } from "./support/sync-fixtures.ts";
 import { hubApp, PUT_STATE, readState } from "./support/sync-harness.ts";
 
@@ -37,7 +38,7 @@ describe("sync push: order and read-ahead", () => {
     for (let after = 0, more = true; more; ) {
       const page = await readOutbox(pair.edge.database.client, own, after, 7, 1 << 20);
       for (const c of JSON.parse(page.json) as unknown[][]) {
-        const change = asWireChange(c, own);
+        const change = asPushedChange(c, own);
         read.push(change.seq);
         if (c.length === 8) long.push(change.seq);
         expect(change.site).toBe(own.site);
@@ -192,8 +193,8 @@ describe("sync push: order and read-ahead", () => {
     };
     const objects = await pull("");
     expect(objects).toHaveLength(2);
-    // (a batch's rows come in key order)
-    expect(objects[1]).toEqual({
+    // (an entry's rows do not come in the push's order)
+    expect(objects.find((c) => (c as WireChange).pk[1] === "t")).toEqual({
       seq: 2,
       tbl: "state",
       pk: ["ns", "t"],
@@ -203,6 +204,10 @@ describe("sync push: order and read-ahead", () => {
       site: "site-a",
       sv: 1,
     });
+    // A short tuple means "the batch's site": a pull page has none, so it is refused there.
+    const sixFields = [1, "state", ["ns", "t"], "insert", { value: '"t"', updated_at: 1 }, hlc];
+    const page = { rebootstrap: false, changes: [sixFields], next: 1, head: 1, more: false, serverSite: "s" };
+    expect(checkPullResponse(page)).toMatchObject({ ok: false, errors: [{ path: "changes.0" }] });
     const compact = await pull("&compact=1");
     expect(compact.map((c) => asWireChange(c))).toEqual(objects);
     expect(compact.every(Array.isArray)).toBe(true);

@@ -3,7 +3,7 @@ import { uuidv7 } from "../runtime/ids.ts";
 import { applyRemote } from "./apply.ts";
 import { backfillSql, syncMigrationSql, syncStatements } from "./capture.ts";
 import { HybridClock, MAX_DRIFT_MS } from "./clock.ts";
-import { inLane, writeBatch } from "./lane.ts";
+import { writeBatch, writeTransaction } from "./lane.ts";
 import { changeLogUpgrade } from "./log-seq.ts";
 import type { SnapshotRow, WireChange } from "./protocol.ts";
 import { type ResolvedTable, type Role, resolveTable, type SyncedTableSpec, sends } from "./spec.ts";
@@ -58,14 +58,13 @@ export async function installSync(
   const present = (t: ResolvedTable) =>
     existing.has(t.name) && (opts.role !== "server" || !t.into || existing.has(t.into.name));
   const tables = resolved.filter(present);
-  // One transaction: a server and its workers may start together on one database file,
-  // and interleaved DROP/CREATE TRIGGER from two processes would collide.
-  const upgrade = await changeLogUpgrade(client);
-  await inLane(client, () =>
-    client.executeMultiple(
-      `BEGIN IMMEDIATE;\n${[...upgrade, ...syncStatements(tables, opts.role)].join("\n")}\nCOMMIT;`,
-    ),
-  );
+  // One write transaction: a server and its workers may start together on one database
+  // file, and interleaved DROP/CREATE TRIGGER from two processes would collide. Whether the
+  // change log needs its upgrade is read inside it: another process may have just done it.
+  await writeTransaction(client, async (tx) => {
+    const upgrade = await changeLogUpgrade(tx);
+    await tx.executeMultiple([...upgrade, ...syncStatements(tables, opts.role)].join("\n"));
+  });
   const schemaVersion = opts.schemaVersion ?? (await countMigrations(client));
   await writeBatch(client, [
     {

@@ -1,4 +1,4 @@
-import type { Client } from "@libsql/client";
+import type { Exec } from "./clock.ts";
 import { SYNC_TABLE_STATEMENTS } from "./ddl.ts";
 
 /*
@@ -23,15 +23,14 @@ const CHANGES_DDL = SYNC_TABLE_STATEMENTS.find((s) => s.startsWith(CHANGES_CREAT
  * a plain rowid table, keeping every row; when the newest seq was already deleted, a marker
  * row holds its number (every cursor and acknowledgement is past it, and readers skip it).
  * Empty when there is nothing to upgrade. The capture triggers are dropped first (they name
- * the table; installSync creates them again right after), all inside installSync's transaction.
+ * the table; installSync creates them again right after), all inside installSync's transaction,
+ * which this reads in.
  */
-export async function changeLogUpgrade(client: Client): Promise<string[]> {
-  const rs = await client.execute(
-    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sync_changes'",
-  );
+export async function changeLogUpgrade(tx: Exec): Promise<string[]> {
+  const rs = await tx.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sync_changes'");
   const sql = rs.rows[0]?.sql;
   if (typeof sql !== "string" || !/AUTOINCREMENT/i.test(sql)) return [];
-  const triggers = await client.execute(
+  const triggers = await tx.execute(
     "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync\\_%' ESCAPE '\\'",
   );
   return [

@@ -132,8 +132,12 @@ describe("change-log sequence numbers", () => {
   it("two processes starting on one old database at once both succeed and leave it upgraded", async () => {
     const path = `${dir.path}/shared.db`;
     (await oldOutbox(path)).close();
-    const starts = [0, 1].map(() => spawnNode(["--import", "tsx", INSTALL_CHILD, path]).exited);
-    for (const exit of await Promise.all(starts)) expect(exit).toMatchObject({ code: 0 });
+    const starts = [0, 1].map(() => spawnNode(["--import", "tsx", INSTALL_CHILD, path]));
+    const exits = await Promise.all(starts.map((s) => s.exited));
+    // (with what the process printed, should it fail)
+    for (const [i, exit] of exits.entries()) {
+      expect({ ...exit, stderr: starts[i]!.stderr() }).toMatchObject({ code: 0 });
+    }
     const database = await openDatabase(path);
     try {
       await expectUpgraded(database.client);

@@ -3,7 +3,7 @@ import type { SyncContext } from "./install.ts";
 import type { SnapshotRow, WireChangeTuple } from "./protocol.ts";
 import { loadRowStates } from "./row-states.ts";
 import { chunks } from "./rows.ts";
-import type { ResolvedTable } from "./spec.ts";
+import { type ResolvedTable, rowKey } from "./spec.ts";
 import { stampHlc, stampSite } from "./stamp.ts";
 
 /*
@@ -28,7 +28,7 @@ export function keysEntry(changes: Array<{ tbl: string; pk: readonly unknown[] }
       keys = new Set();
       byTable.set(c.tbl, keys);
     }
-    keys.add(JSON.stringify(c.pk)); // rowKey
+    keys.add(rowKey(c.pk));
   }
   return [...byTable].map(([tbl, keys]) => [tbl, [...keys]]);
 }

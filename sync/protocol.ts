@@ -53,8 +53,8 @@ export type WireChange = z.infer<typeof WireChangeSchema>;
 /**
  * The compact form of a change, what edges and the server send: the same fields by position,
  * without their names. A fifth smaller than the object, and cheaper to build, send and parse
- * (with the outbox read that builds it: about 5% of a push). Readers accept either form, change by change: log entries
- * written before the compact form are objects.
+ * (with the outbox read that builds it: about 5% of a push). Readers accept either form,
+ * change by change: log entries written before the compact form are objects.
  */
 export const WireChangeTupleSchema = z.tuple([...TUPLE_HEAD, Site, Count]).openapi("SyncChangeTuple", {
   description: "[seq, tbl, pk, op, cols, hlc, site, sv]: a SyncChange by position",

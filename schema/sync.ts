@@ -1,4 +1,4 @@
-import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /*
  * Bookkeeping of the sync layer (sync/). HLC values are 64-bit integers (ms << 16 | counter)
@@ -96,16 +96,21 @@ export const syncPeers = sqliteTable("sync_peers", {
 });
 
 /** Changes that could not be applied: `held` (unknown columns, retried after an upgrade) or `rejected`. */
-export const syncQuarantine = sqliteTable("sync_quarantine", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  at: integer("at").notNull(),
-  kind: text("kind").notNull(), // held | rejected
-  site: text("site").notNull(),
-  tbl: text("tbl").notNull(),
-  pk: text("pk").notNull(),
-  change: text("change").notNull(), // the wire change, JSON
-  reason: text("reason").notNull(),
-});
+export const syncQuarantine = sqliteTable(
+  "sync_quarantine",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    kind: text("kind").notNull(), // held | rejected
+    site: text("site").notNull(),
+    tbl: text("tbl").notNull(),
+    pk: text("pk").notNull(),
+    change: text("change").notNull(), // the wire change, JSON
+    reason: text("reason").notNull(),
+  },
+  // a change already held for a row is looked up by the row (sync/quarantine.ts)
+  (t) => [index("sync_quarantine_row").on(t.tbl, t.pk)],
+);
 
 /** Synced tables this replica has set up (so existing rows are captured once, at first install). */
 export const syncTables = sqliteTable("sync_tables", {

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS \`sync_quarantine\` (
 	\`change\` text NOT NULL,
 	\`reason\` text NOT NULL
 );
+CREATE INDEX IF NOT EXISTS \`sync_quarantine_row\` ON \`sync_quarantine\` (\`tbl\`, \`pk\`);
 CREATE TABLE IF NOT EXISTS \`sync_tables\` (
 	\`tbl\` text PRIMARY KEY NOT NULL,
 	\`installed_at\` integer NOT NULL

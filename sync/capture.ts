@@ -1,6 +1,6 @@
 import { TICK_SQL } from "./clock.ts";
 import { SYNC_TABLE_STATEMENTS } from "./ddl.ts";
-import { type ResolvedTable, type Role, sends } from "./spec.ts";
+import { type ResolvedTable, type Role, sends, sqlIdent } from "./spec.ts";
 
 /*
  * Change capture by SQLite triggers, generated from the drizzle definitions. A trigger runs
@@ -15,15 +15,14 @@ import { type ResolvedTable, type Role, sends } from "./spec.ts";
  * triggers into each statement that writes it, so every trigger statement costs every write.
  */
 
-const q = (ident: string) => `"${ident}"`; // identifiers are checked by resolveTable
 const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const NO_PATH = "'$.__sync_unchanged__'"; // a JSON path that matches nothing
 
 const pkJson = (t: ResolvedTable, ref: string) =>
-  `json_array(${t.pk.map((c) => `${ref}.${q(c)}`).join(", ")})`;
+  `json_array(${t.pk.map((c) => `${ref}.${sqlIdent(c)}`).join(", ")})`;
 const colsJson = (t: ResolvedTable, ref: string) =>
-  `json_object(${t.cols.map((c) => `${lit(c)}, ${ref}.${q(c)}`).join(", ")})`;
-const changed = (c: string) => `NEW.${q(c)} IS NOT OLD.${q(c)}`;
+  `json_object(${t.cols.map((c) => `${lit(c)}, ${ref}.${sqlIdent(c)}`).join(", ")})`;
+const changed = (c: string) => `NEW.${sqlIdent(c)} IS NOT OLD.${sqlIdent(c)}`;
 /** Drops the unchanged columns from a JSON object keyed by column name. */
 const onlyChanged = (t: ResolvedTable, obj: string) =>
   t.cols.length === 0
@@ -52,7 +51,7 @@ const deleteBody = (t: ResolvedTable) => [`${TICK_SQL};`, outbox(t, "OLD", "dele
 
 function trigger(name: string, event: string, t: ResolvedTable, when: string, body: string[]): string {
   const lines = body.map((s) => `  ${s}`);
-  return `CREATE TRIGGER ${q(name)} AFTER ${event} ON ${q(t.name)} WHEN ${when} BEGIN\n${lines.join("\n")}\nEND;`;
+  return `CREATE TRIGGER ${sqlIdent(name)} AFTER ${event} ON ${sqlIdent(t.name)} WHEN ${when} BEGIN\n${lines.join("\n")}\nEND;`;
 }
 
 const TRIGGER_KINDS = ["insert", "update", "rekey", "delete"] as const;
@@ -61,18 +60,18 @@ export const triggerName = (t: { name: string }, kind: (typeof TRIGGER_KINDS)[nu
 
 /** DROP + CREATE of the capture triggers of one table (idempotent, and picks up schema changes). */
 export function tableTriggers(t: ResolvedTable): string[] {
-  const out = TRIGGER_KINDS.map((k) => `DROP TRIGGER IF EXISTS ${q(triggerName(t, k))};`);
+  const out = TRIGGER_KINDS.map((k) => `DROP TRIGGER IF EXISTS ${sqlIdent(triggerName(t, k))};`);
   out.push(trigger(triggerName(t, "insert"), "INSERT", t, when(t, "NEW"), insertBody(t)));
   if (t.mode === "insert-only") return out;
 
-  const samePk = t.pk.map((c) => `NEW.${q(c)} IS OLD.${q(c)}`).join(" AND ");
+  const samePk = t.pk.map((c) => `NEW.${sqlIdent(c)} IS OLD.${sqlIdent(c)}`).join(" AND ");
   if (t.cols.length > 0) {
     const anyChanged = t.cols.map(changed).join(" OR ");
     const updatedCols = t.mode === "row" ? colsJson(t, "NEW") : onlyChanged(t, colsJson(t, "NEW"));
     out.push(
       trigger(
         triggerName(t, "update"),
-        `UPDATE OF ${t.cols.map(q).join(", ")}`,
+        `UPDATE OF ${t.cols.map(sqlIdent).join(", ")}`,
         t,
         `${when(t, "NEW")} AND (${samePk}) AND (${anyChanged})`,
         [`${TICK_SQL};`, outbox(t, "NEW", "update", updatedCols)],
@@ -86,7 +85,7 @@ export function tableTriggers(t: ResolvedTable): string[] {
   out.push(
     trigger(
       triggerName(t, "rekey"),
-      `UPDATE OF ${t.pk.map(q).join(", ")}`,
+      `UPDATE OF ${t.pk.map(sqlIdent).join(", ")}`,
       t,
       `${when(t, "NEW")} AND NOT (${samePk})`,
       [...deleteBody(t), ...insertBody(t)],
@@ -107,7 +106,7 @@ export function tableTriggers(t: ResolvedTable): string[] {
  */
 export function syncStatements(tables: ResolvedTable[], role?: Role): string[] {
   const dropOnly = (t: ResolvedTable) =>
-    TRIGGER_KINDS.map((k) => `DROP TRIGGER IF EXISTS ${q(triggerName(t, k))};`);
+    TRIGGER_KINDS.map((k) => `DROP TRIGGER IF EXISTS ${sqlIdent(triggerName(t, k))};`);
   return [
     ...SYNC_TABLE_STATEMENTS,
     ...tables.flatMap((t) => (role === undefined || sends(role, t) ? tableTriggers(t) : dropOnly(t))),
@@ -132,7 +131,7 @@ export function backfillSql(t: ResolvedTable): string[] {
   const stmts = [
     TICK_SQL,
     `INSERT INTO sync_changes (tbl, pk, op, cols, hlc, site, sv) SELECT ${lit(t.name)}, ${pkJson(t, "t")}, 'insert', ` +
-      `${colsJson(t, "t")}, c.hlc, c.site_id, c.schema_version FROM ${q(t.name)} AS t, sync_clock AS c WHERE c.id = 1` +
+      `${colsJson(t, "t")}, c.hlc, c.site_id, c.schema_version FROM ${sqlIdent(t.name)} AS t, sync_clock AS c WHERE c.id = 1` +
       (t.where ? ` AND (${t.where("t")})` : ""),
   ];
   return stmts;

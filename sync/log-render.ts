@@ -3,7 +3,7 @@ import type { SyncContext } from "./install.ts";
 import type { SnapshotRow, WireChangeTuple } from "./protocol.ts";
 import { loadRowStates } from "./row-states.ts";
 import { chunks } from "./rows.ts";
-import { type ResolvedTable, rowKey } from "./spec.ts";
+import { type ResolvedTable, rowKey, sqlIdent } from "./spec.ts";
 import { stampHlc, stampSite } from "./stamp.ts";
 
 /*
@@ -87,21 +87,20 @@ const wholeRowsSqlCache = new WeakMap<ResolvedTable, string>();
 function wholeRowsSql(t: ResolvedTable): string {
   let sql = wholeRowsSqlCache.get(t);
   if (sql) return sql;
-  const q = (ident: string) => `"${ident}"`;
   const stamp = (c: string) => (t.mode === "row" ? "v.stamps->>'*'" : `v.stamps->>'${c}'`);
   const first = stamp(t.cols[0]!);
   const uniform =
     t.mode === "row"
       ? `${first} <> ''`
       : [`${first} <> ''`, ...t.cols.slice(1).map((c) => `${stamp(c)} = ${first}`)].join(" AND ");
-  const join = t.pk.map((c, i) => `t.${q(c)} = v.pk->>${i}`).join(" AND ");
-  const values = `json_object(${t.cols.map((c) => `'${c}', t.${q(c)}`).join(", ")})`;
+  const join = t.pk.map((c, i) => `t.${sqlIdent(c)} = v.pk->>${i}`).join(" AND ");
+  const values = `json_object(${t.cols.map((c) => `'${c}', t.${sqlIdent(c)}`).join(", ")})`;
   sql =
     'SELECT group_concat(CASE WHEN w THEN printf(\'[%d,%s,%s,"insert",%s,"%s",%s,%d]\', ?1, json_quote(tbl), pk, r, ' +
     "substr(s, 1, 16), json_quote(substr(s, 18)), ?2) END, ',') AS j, json_group_array(pk) FILTER (WHERE NOT w) AS others " +
-    `FROM (SELECT v.tbl, v.pk, ${first} AS s, coalesce(v.del IS NULL AND t.${q(t.pk[0]!)} IS NOT NULL AND ${uniform}, 0) AS w, ` +
+    `FROM (SELECT v.tbl, v.pk, ${first} AS s, coalesce(v.del IS NULL AND t.${sqlIdent(t.pk[0]!)} IS NOT NULL AND ${uniform}, 0) AS w, ` +
     `${values} AS r FROM (SELECT * FROM sync_versions WHERE tbl = ?3 AND pk IN (SELECT value FROM json_each(?4))) v ` +
-    `LEFT JOIN ${q(t.name)} t ON ${join})`;
+    `LEFT JOIN ${sqlIdent(t.name)} t ON ${join})`;
   wholeRowsSqlCache.set(t, sql);
   return sql;
 }

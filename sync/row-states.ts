@@ -1,8 +1,6 @@
 import type { Exec } from "./clock.ts";
 import type { SnapshotRow } from "./protocol.ts";
-import type { ResolvedTable } from "./spec.ts";
-
-const q = (ident: string) => `"${ident}"`;
+import { type ResolvedTable, sqlIdent } from "./spec.ts";
 
 /**
  * Rows of a synced table as the server holds them, each with its full replicated state:
@@ -18,14 +16,14 @@ export async function loadRowStates(
   args: Array<string | number>,
   tail = "",
 ): Promise<SnapshotRow[]> {
-  const join = t.pk.map((c, i) => `t.${q(c)} = v.pk->>${i}`).join(" AND ");
-  const rowJson = `json_object(${t.cols.map((c) => `'${c}', t.${q(c)}`).join(", ")})`;
+  const join = t.pk.map((c, i) => `t.${sqlIdent(c)} = v.pk->>${i}`).join(" AND ");
+  const rowJson = `json_object(${t.cols.map((c) => `'${c}', t.${sqlIdent(c)}`).join(", ")})`;
   const rs = await exec.execute({
     sql:
       // (ordered in the aggregate itself: a snapshot's next page starts after the last key)
       "SELECT json_group_array(json_array(v.pk, v.stamps, v.del, " +
-      `CASE WHEN t.${q(t.pk[0]!)} IS NOT NULL THEN ${rowJson} ELSE json(v.vals) END) ORDER BY v.pk) AS j FROM ` +
-      `(SELECT * FROM sync_versions v WHERE v.tbl = ? AND ${where} ${tail}) v LEFT JOIN ${q(t.name)} t ON ${join}`,
+      `CASE WHEN t.${sqlIdent(t.pk[0]!)} IS NOT NULL THEN ${rowJson} ELSE json(v.vals) END) ORDER BY v.pk) AS j FROM ` +
+      `(SELECT * FROM sync_versions v WHERE v.tbl = ? AND ${where} ${tail}) v LEFT JOIN ${sqlIdent(t.name)} t ON ${join}`,
     args: [t.name, ...args],
   });
   const rows = JSON.parse(String(rs.rows[0]!.j ?? "[]")) as Array<

@@ -1,6 +1,6 @@
 import type { Exec } from "./clock.ts";
 import { isAlive, type Register, type RowState, rowStamp, valuesOf } from "./merge.ts";
-import type { ResolvedTable } from "./spec.ts";
+import { type ResolvedTable, sqlIdent } from "./spec.ts";
 import { NO_STAMP } from "./stamp.ts";
 
 /*
@@ -31,8 +31,6 @@ export interface VersionRow {
   vals?: Record<string, unknown>;
 }
 
-const q = (ident: string) => `"${ident}"`;
-
 export function chunks<T>(items: T[], size = PER_STATEMENT): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -41,9 +39,9 @@ export function chunks<T>(items: T[], size = PER_STATEMENT): T[][] {
 
 /** SQL matching a table's key against the JSON array of key arrays bound as the next parameter. */
 function keyIn(t: ResolvedTable): string {
-  if (t.pk.length === 1) return `${q(t.pk[0]!)} IN (SELECT value->>0 FROM json_each(?))`;
+  if (t.pk.length === 1) return `${sqlIdent(t.pk[0]!)} IN (SELECT value->>0 FROM json_each(?))`;
   const paths = t.pk.map((_, i) => `value->>${i}`).join(", ");
-  return `(${t.pk.map(q).join(", ")}) IN (SELECT ${paths} FROM json_each(?))`;
+  return `(${t.pk.map(sqlIdent).join(", ")}) IN (SELECT ${paths} FROM json_each(?))`;
 }
 
 async function jsonRows(tx: Exec, sql: string, args: Array<string | number>): Promise<unknown[]> {
@@ -99,7 +97,7 @@ async function loadByKey<T>(
   for (const part of chunks(pks)) {
     const found = await jsonRows(
       tx,
-      `SELECT json_group_array(json_array(json_array(${t.pk.map(q).join(", ")}), ${expr})) AS j FROM ${q(t.name)} WHERE ${keyIn(t)}`,
+      `SELECT json_group_array(json_array(json_array(${t.pk.map(sqlIdent).join(", ")}), ${expr})) AS j FROM ${sqlIdent(t.name)} WHERE ${keyIn(t)}`,
       [JSON.stringify(part)],
     );
     for (const [pk, value] of found as Array<[unknown[], T]>) out.set(JSON.stringify(pk), value);
@@ -109,7 +107,7 @@ async function loadByKey<T>(
 
 /** One column of the stored rows with these keys, by row key. */
 export const loadColumn = (tx: Exec, t: ResolvedTable, pks: unknown[][], column: string) =>
-  loadByKey<unknown>(tx, t, pks, q(column));
+  loadByKey<unknown>(tx, t, pks, sqlIdent(column));
 
 /** Loads the stored state of rows: stamps from sync_versions, values from the table or the tombstone. */
 export async function loadLocal(
@@ -124,7 +122,7 @@ export async function loadLocal(
         rows.map((r) => r.key),
       )
     : new Map<string, VersionRow>();
-  const colsJson = `json_object(${t.cols.map((c) => `'${c}', ${q(c)}`).join(", ")})`;
+  const colsJson = `json_object(${t.cols.map((c) => `'${c}', ${sqlIdent(c)}`).join(", ")})`;
   const present = await loadByKey<Record<string, unknown>>(
     tx,
     t,
@@ -332,7 +330,10 @@ export async function writeRows(
     );
   }
   for (const part of chunks(deletes)) {
-    await tx.execute({ sql: `DELETE FROM ${q(t.name)} WHERE ${keyIn(t)}`, args: [JSON.stringify(part)] });
+    await tx.execute({
+      sql: `DELETE FROM ${sqlIdent(t.name)} WHERE ${keyIn(t)}`,
+      args: [JSON.stringify(part)],
+    });
   }
   if (versions.length) await writeVersions(tx, t, versions);
 }
@@ -349,9 +350,9 @@ export async function upsertValues(
   const onConflict =
     t.mode === "insert-only" || names.length === 0
       ? "DO NOTHING"
-      : `DO UPDATE SET ${names.map((c) => `${q(c)} = excluded.${q(c)}`).join(", ")}`;
+      : `DO UPDATE SET ${names.map((c) => `${sqlIdent(c)} = excluded.${sqlIdent(c)}`).join(", ")}`;
   const sql =
-    `INSERT INTO ${q(t.name)} (${columns.map(q).join(", ")}) SELECT ${columns.map((_, i) => `value->>${i}`).join(", ")} ` +
-    `FROM json_each(?) WHERE true ON CONFLICT (${t.pk.map(q).join(", ")}) ${onConflict}`;
+    `INSERT INTO ${sqlIdent(t.name)} (${columns.map(sqlIdent).join(", ")}) SELECT ${columns.map((_, i) => `value->>${i}`).join(", ")} ` +
+    `FROM json_each(?) WHERE true ON CONFLICT (${t.pk.map(sqlIdent).join(", ")}) ${onConflict}`;
   for (const part of chunks(rows)) await tx.execute({ sql, args: [JSON.stringify(part)] });
 }

@@ -8,7 +8,7 @@ import { writeStatement, writeTransaction } from "./lane.ts";
 import { ACKED_SQL } from "./outbox.ts";
 import type { SnapshotPage, SnapshotRow } from "./protocol.ts";
 import { loadRowStates } from "./row-states.ts";
-import { type ResolvedTable, receives, sends } from "./spec.ts";
+import { type ResolvedTable, receives, sends, sqlIdent } from "./spec.ts";
 
 /*
  * Re-bootstrap: an edge whose pull cursor fell behind the change-log GC copies the server's
@@ -17,8 +17,6 @@ import { type ResolvedTable, receives, sends } from "./spec.ts";
  * consistent cut: merge is idempotent and commutative, so replaying the log over a fuzzy
  * snapshot converges all the same.
  */
-
-const q = (ident: string) => `"${ident}"`;
 
 interface PageToken {
   t: string;
@@ -120,9 +118,9 @@ export async function rebootstrap(
       const gone =
         "SELECT v.pk FROM sync_versions v WHERE v.tbl = ? AND v.pk NOT IN (SELECT pk FROM sync_bootstrap WHERE tbl = ?) " +
         `AND v.pk NOT IN (SELECT pk FROM sync_changes WHERE tbl = ? AND seq > ${ACKED_SQL})`;
-      const key = `json_array(${t.pk.map(q).join(", ")})`;
+      const key = `json_array(${t.pk.map(sqlIdent).join(", ")})`;
       await tx.execute({
-        sql: `DELETE FROM ${q(t.name)} WHERE ${key} IN (${gone})`,
+        sql: `DELETE FROM ${sqlIdent(t.name)} WHERE ${key} IN (${gone})`,
         args: [t.name, t.name, t.name],
       });
       await tx.execute({

@@ -150,3 +150,6 @@ export const receives = (role: Role, t: ResolvedTable): boolean =>
 
 /** The JSON key of a row: its primary-key values as a JSON array (same text SQL's json_array makes). */
 export const rowKey = (pk: readonly unknown[]): string => JSON.stringify(pk);
+
+/** A table or column name quoted for SQL (names are plain identifiers: resolveTable checks them). */
+export const sqlIdent = (ident: string): string => `"${ident}"`;

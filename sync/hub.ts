@@ -183,7 +183,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       const { changesJson, ...rest } = page;
       return {
         rebootstrap: false,
-        changes: (JSON.parse(changesJson) as unknown[]).map((c) => asWireChange(c)),
+        changes: changesOf(changesJson),
         ...rest,
       };
     },
@@ -193,9 +193,7 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
       if (!("changesJson" in page)) return JSON.stringify(page);
       const { changesJson, ...rest } = page;
       // An edge from before the compact form gets objects (re-encoded: its slow path only).
-      const changes = meta?.compact
-        ? changesJson
-        : JSON.stringify((JSON.parse(changesJson) as unknown[]).map((c) => asWireChange(c)));
+      const changes = meta?.compact ? changesJson : JSON.stringify(changesOf(changesJson));
       return `{"rebootstrap":false,"changes":${changes},${JSON.stringify(rest).slice(1)}`;
     },
 
@@ -208,6 +206,9 @@ export function createSyncHub(ctx: SyncContext, opts: HubOptions = {}): SyncHub 
     listNodes: () => listNodes(ctx.client),
   };
 }
+
+/** A page's changes (compact, or objects in entries logged before the compact form) as objects. */
+const changesOf = (json: string): WireChange[] => (JSON.parse(json) as unknown[]).map((c) => asWireChange(c));
 
 function checkSite(nodeId: string, site: string): void {
   if (nodeId !== site) {

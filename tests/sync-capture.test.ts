@@ -8,6 +8,7 @@ import {
   PUT_STATE,
   type Replica,
   readState,
+  stateInsert,
   type TempDir,
   tempDir,
 } from "./support/sync-harness.ts";
@@ -75,18 +76,7 @@ describe("sync capture (triggers)", () => {
     const hlc = (await edge.ctx.clock.now()).toString(16).padStart(16, "0");
     await applyRemote(edge.ctx, {
       from: "test",
-      changes: [
-        {
-          seq: 1,
-          tbl: "state",
-          pk: ["ns", "remote"],
-          op: "insert",
-          cols: { value: "1", updated_at: 5 },
-          hlc,
-          site: "site-other",
-          sv: 1,
-        },
-      ],
+      changes: [stateInsert(1, "remote", { value: "1", updated_at: 5 }, hlc, "site-other")],
     });
     expect(await readState(edge)).toEqual([{ namespace: "ns", key: "remote", value: "1", updated_at: 5 }]);
     expect(await ownChanges(edge, 0)).toEqual([]);

@@ -6,7 +6,7 @@ import { asWireChange } from "../sync/protocol.ts";
 import { hlcFromHex, hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { SYNCED_TABLES } from "../sync/tables.ts";
 import { syncRig } from "./support/sync-fixtures.ts";
-import { hubApp, openReplica, PUT_STATE, readState } from "./support/sync-harness.ts";
+import { hubApp, openReplica, PUT_STATE, readState, stateInsert } from "./support/sync-harness.ts";
 
 /*
  * The server logs a pushed batch as ONE change-log entry that takes n positions and names
@@ -180,18 +180,7 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
   it("still serves entries logged as the changes themselves (before keys entries)", async () => {
     const b = await edge("b");
     const hlc = hlcToHex(hlcFromParts(Date.now()));
-    const old = [
-      {
-        seq: 1,
-        tbl: "state",
-        pk: ["ns", "old"],
-        op: "insert",
-        cols: { value: '"v"', updated_at: 5 },
-        hlc,
-        site: "site-a",
-        sv: 1,
-      },
-    ];
+    const old = [stateInsert(1, "old", { value: '"v"', updated_at: 5 }, hlc)];
     await rig.server.exec(
       "INSERT INTO sync_changes (seq, tbl, pk, op, cols, hlc, site, sv) VALUES (1, '', '[]', 'batch', NULL, ?, 'site-a', 1)",
       [hlcFromHex(hlc)],

@@ -8,7 +8,7 @@ import { hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { httpTransport } from "../sync/transport.ts";
 import { checkPullResponse } from "../sync/validate.ts";
 import { serverAndEdge } from "./support/sync-fixtures.ts";
-import { hubApp, PUT_STATE, readState } from "./support/sync-harness.ts";
+import { hubApp, PUT_STATE, readState, stateInsert } from "./support/sync-harness.ts";
 
 /*
  * The push path's ordering guarantees: the edge reads its outbox in seq order and reads the
@@ -51,16 +51,8 @@ describe("sync push: order and read-ahead", () => {
 
   it("applies a batch in seq order whatever order it came in, refuses a repeated seq and a key of the wrong type, and records the edge", async () => {
     const hlc = (n: number) => hlcToHex(hlcFromParts(Date.now(), n));
-    const change = (seq: number, key: string): WireChange => ({
-      seq,
-      tbl: "state",
-      pk: ["ns", key],
-      op: "insert",
-      cols: { value: `"${key}"`, updated_at: seq },
-      hlc: hlc(seq),
-      site: "site-a",
-      sv: 1,
-    });
+    const change = (seq: number, key: string): WireChange =>
+      stateInsert(seq, key, { value: `"${key}"`, updated_at: seq }, hlc(seq));
     const push = (changes: WireChange[]) =>
       hubApp(pair.hub).request("/v1/sync/push", {
         method: "POST",
@@ -173,16 +165,7 @@ describe("sync push: order and read-ahead", () => {
     );
     const mixed = await push([
       [1, "state", ["ns", "t"], "insert", { value: '"t"', updated_at: 1 }, hlc], // site and sv: the batch's
-      {
-        seq: 2,
-        tbl: "state",
-        pk: ["ns", "o"],
-        op: "insert",
-        cols: { value: '"o"', updated_at: 2 },
-        hlc,
-        site: "site-a",
-        sv: 1,
-      },
+      stateInsert(2, "o", { value: '"o"', updated_at: 2 }, hlc),
     ]);
     expect(await mixed.json()).toMatchObject({ acked: 2, applied: 2 });
     const pull = async (query: string) => {
@@ -193,17 +176,10 @@ describe("sync push: order and read-ahead", () => {
     };
     const objects = await pull("");
     expect(objects).toHaveLength(2);
-    // (an entry's rows do not come in the push's order)
-    expect(objects.find((c) => (c as WireChange).pk[1] === "t")).toEqual({
-      seq: 2,
-      tbl: "state",
-      pk: ["ns", "t"],
-      op: "insert",
-      cols: { value: '"t"', updated_at: 1 },
-      hlc,
-      site: "site-a",
-      sv: 1,
-    });
+    // Rendered from the row, with its log entry's seq (2); an entry's rows need not come in push order.
+    expect(objects.find((c) => (c as WireChange).pk[1] === "t")).toEqual(
+      stateInsert(2, "t", { value: '"t"', updated_at: 1 }, hlc),
+    );
     // A short tuple means "the batch's site": a pull page has none, so it is refused there.
     const sixFields = [1, "state", ["ns", "t"], "insert", { value: '"t"', updated_at: 1 }, hlc];
     const page = { rebootstrap: false, changes: [sixFields], next: 1, head: 1, more: false, serverSite: "s" };

@@ -12,6 +12,7 @@ import { applyMigrations } from "../../runtime/migrate.ts";
 import type { AppEnv } from "../../runtime/platform.ts";
 import type { SyncHub } from "../../sync/hub.ts";
 import { installSync, type SyncContext } from "../../sync/install.ts";
+import type { WireChange } from "../../sync/protocol.ts";
 import { syncHubRoutes } from "../../sync/routes.ts";
 import type { Role, SyncedTableSpec } from "../../sync/spec.ts";
 import { SYNCED_TABLES } from "../../sync/tables.ts";
@@ -20,6 +21,17 @@ import type { SyncFetch } from "../../sync/transport.ts";
 /** Upserts key ?1 of namespace "ns" with value ?2 and updated_at ?3: the write most sync tests make. */
 export const PUT_STATE =
   "INSERT INTO state (namespace, key, value, updated_at) VALUES ('ns', ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+/** A wire change inserting key `key` of namespace "ns" into state: the change tests hand-make most. */
+export function stateInsert(
+  seq: number,
+  key: string,
+  cols: { value: string; updated_at: number },
+  hlc: string,
+  site = "site-a",
+): WireChange {
+  return { seq, tbl: "state", pk: ["ns", key], op: "insert", cols, hlc, site, sv: 1 };
+}
 
 /** One replica: a migrated libSQL file with sync installed. */
 export interface Replica {

@@ -58,7 +58,8 @@ export const syncLogBatches = sqliteTable("sync_log_batches", {
 
 /**
  * Per-row merge metadata: the stamp ("<hlc hex16>:<site>") of every column's last write
- * (`{"*": stamp}` for row-level tables), the latest delete, and the column values while
+ * (`{"*": stamp}` for row-level tables; or one JSON string when every column has the same
+ * stamp, see sync/stored-stamps.ts), the latest delete, and the column values while
  * the row is not in its table (deleted, or incomplete), so a later write can resurrect it.
  * Remote changes update it as they are applied; local changes are folded in from
  * sync_changes in bulk before anything needs it (sync/fold.ts).
@@ -116,6 +117,8 @@ export const syncQuarantine = sqliteTable(
 export const syncTables = sqliteTable("sync_tables", {
   tbl: text("tbl").primaryKey(),
   installedAt: integer("installed_at").notNull(),
+  // The columns a uniform sync_versions.stamps stands for in this table (sync/stored-stamps.ts).
+  uniformCols: text("uniform_cols"),
 });
 
 /** Edge, during a re-bootstrap: the rows the snapshot contained, to sweep the rest afterwards. */

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS \`sync_quarantine\` (
 CREATE INDEX IF NOT EXISTS \`sync_quarantine_row\` ON \`sync_quarantine\` (\`tbl\`, \`pk\`);
 CREATE TABLE IF NOT EXISTS \`sync_tables\` (
 	\`tbl\` text PRIMARY KEY NOT NULL,
-	\`installed_at\` integer NOT NULL
+	\`installed_at\` integer NOT NULL,
+	\`uniform_cols\` text
 );
 CREATE TABLE IF NOT EXISTS \`sync_log_batches\` (
 	\`seq\` integer PRIMARY KEY NOT NULL,

@@ -3,6 +3,7 @@ import type { SyncContext } from "./install.ts";
 import { writeTransaction } from "./lane.ts";
 import { HEAD_SEQ_SQL } from "./log-seq.ts";
 import type { ResolvedTable } from "./spec.ts";
+import { stampsObjectSql, uniformColumns } from "./stored-stamps.ts";
 
 /*
  * Folds this replica's own captured changes into sync_versions (the stamps merge compares).
@@ -30,7 +31,8 @@ function foldSql(t: ResolvedTable): string {
     // A delete's row values go to its tombstone; any later change put the row back in its table.
     `CASE WHEN c.op = 'delete' THEN ${stamp} END, CASE WHEN c.op = 'delete' THEN c.cols END ` +
     "FROM sync_changes c WHERE c.seq > ? AND c.seq <= ? AND c.site = ? AND c.tbl = ? ORDER BY c.seq " +
-    "ON CONFLICT (tbl, pk) DO UPDATE SET stamps = json_patch(stamps, excluded.stamps), " +
+    // (a uniform stamps string becomes an object first: patching a string replaces it)
+    `ON CONFLICT (tbl, pk) DO UPDATE SET stamps = json_patch(${stampsObjectSql("stamps", uniformColumns(t))}, excluded.stamps), ` +
     "del = coalesce(excluded.del, del), vals = excluded.vals"
   );
 }

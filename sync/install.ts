@@ -7,6 +7,7 @@ import { writeBatch, writeTransaction } from "./lane.ts";
 import { changeLogUpgrade } from "./log-seq.ts";
 import type { SnapshotRow, WireChange } from "./protocol.ts";
 import { type ResolvedTable, type Role, resolveTable, type SyncedTableSpec, sends } from "./spec.ts";
+import { recordUniformColumns, uniformColumns } from "./stored-stamps.ts";
 import { SYNCED_TABLES } from "./tables.ts";
 
 /** What every other sync module works with: one replica's database, identity and tables. */
@@ -64,6 +65,7 @@ export async function installSync(
   await writeTransaction(client, async (tx) => {
     const upgrade = await changeLogUpgrade(tx);
     await tx.executeMultiple([...upgrade, ...syncStatements(tables, opts.role)].join("\n"));
+    await recordUniformColumns(tx, tables);
   });
   const schemaVersion = opts.schemaVersion ?? (await countMigrations(client));
   await writeBatch(client, [
@@ -103,8 +105,8 @@ async function backfillNewTables(client: Client, tables: ResolvedTable[], role: 
   const stmts = fresh.flatMap((t) => [
     ...(sends(role, t) ? backfillSql(t) : []),
     {
-      sql: "INSERT INTO sync_tables (tbl, installed_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-      args: [t.name, Date.now()],
+      sql: "INSERT INTO sync_tables (tbl, installed_at, uniform_cols) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      args: [t.name, Date.now(), uniformColumns(t)],
     },
   ]);
   await writeBatch(client, stmts);

@@ -5,6 +5,7 @@ import { loadRowStates } from "./row-states.ts";
 import { chunks } from "./rows.ts";
 import { type ResolvedTable, rowKey, sqlIdent } from "./spec.ts";
 import { stampHlc, stampSite } from "./stamp.ts";
+import { columnStampSql, isUniformSql } from "./stored-stamps.ts";
 
 /*
  * A pushed batch is logged by the keys of the rows it touched (a "keys" entry of the change
@@ -87,12 +88,14 @@ const wholeRowsSqlCache = new WeakMap<ResolvedTable, string>();
 function wholeRowsSql(t: ResolvedTable): string {
   let sql = wholeRowsSqlCache.get(t);
   if (sql) return sql;
-  const stamp = (c: string) => (t.mode === "row" ? "v.stamps->>'*'" : `v.stamps->>'${c}'`);
-  const first = stamp(t.cols[0]!);
+  const first = columnStampSql("v.stamps", t.mode === "row" ? "*" : t.cols[0]!);
+  // (stamps in the uniform form are one stamp on every column: stored-stamps.ts)
+  const explicit = (c: string) => `v.stamps->>'${c}'`;
+  const sameStamp = t.cols.slice(1).map((c) => `${explicit(c)} = ${explicit(t.cols[0]!)}`);
   const uniform =
-    t.mode === "row"
+    t.mode === "row" || sameStamp.length === 0
       ? `${first} <> ''`
-      : [`${first} <> ''`, ...t.cols.slice(1).map((c) => `${stamp(c)} = ${first}`)].join(" AND ");
+      : `${first} <> '' AND (${isUniformSql("v.stamps")} OR (${sameStamp.join(" AND ")}))`;
   const join = t.pk.map((c, i) => `t.${sqlIdent(c)} = v.pk->>${i}`).join(" AND ");
   const values = `json_object(${t.cols.map((c) => `'${c}', t.${sqlIdent(c)}`).join(", ")})`;
   sql =

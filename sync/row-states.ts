@@ -1,6 +1,7 @@
 import type { Exec } from "./clock.ts";
 import type { SnapshotRow } from "./protocol.ts";
 import { type ResolvedTable, sqlIdent } from "./spec.ts";
+import { parseStamps } from "./stored-stamps.ts";
 
 /**
  * Rows of a synced table as the server holds them, each with its full replicated state:
@@ -30,7 +31,7 @@ export async function loadRowStates(
     [string, string, string | null, Record<string, unknown> | null]
   >;
   return rows.map(([pk, stampsJson, del, values]) => {
-    const stamps = JSON.parse(stampsJson) as Record<string, string>;
+    const stamps = parseStamps(t, stampsJson);
     const source = values ?? {};
     const cols: SnapshotRow["cols"] = {};
     for (const c of t.cols)

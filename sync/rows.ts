@@ -2,6 +2,7 @@ import type { Exec } from "./clock.ts";
 import { isAlive, type Register, type RowState, rowStamp, valuesOf } from "./merge.ts";
 import { type ResolvedTable, sqlIdent } from "./spec.ts";
 import { NO_STAMP } from "./stamp.ts";
+import { parseStamps, uniformColumns, uniformStampsSql } from "./stored-stamps.ts";
 
 /*
  * Bulk reads and writes of one synced table's rows and their merge metadata. Rows travel
@@ -63,7 +64,7 @@ export async function loadVersions(
     );
     for (const [pk, stamps, del, vals] of rows as Array<[string, string, string | null, string | null]>) {
       out.set(pk, {
-        stamps: JSON.parse(stamps),
+        stamps: parseStamps(t, stamps),
         del: del ?? undefined,
         vals: vals === null ? undefined : JSON.parse(vals),
       });
@@ -231,11 +232,15 @@ export async function insertUniformVersions(
   names: string,
   rows: Array<[string, string, string | null]>,
 ): Promise<number> {
-  // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table
-  const stamps = `json_object(${names
-    .split(",")
-    .map((c) => `'${c}', value->>1`)
-    .join(", ")})`;
+  // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table;
+  // a stamp on every column is stored in the uniform form (stored-stamps.ts)
+  const stamps =
+    names === uniformColumns(t)
+      ? uniformStampsSql("value->>1")
+      : `json_object(${names
+          .split(",")
+          .map((c) => `'${c}', value->>1`)
+          .join(", ")})`;
   let inserted = 0;
   for (const part of chunks(rows)) {
     // (every value->> is a measurable share of the statement: skip absent delete stamps)
@@ -262,8 +267,6 @@ function sharedStamp(state: RowState): string | undefined {
   return shared;
 }
 
-const allColumns = new WeakMap<ResolvedTable, string>();
-
 /**
  * The table's columns this state has registers for, as a comma-separated key in table order
  * (rows with the same key share a statement). Runs once per row written: a row that has every
@@ -280,6 +283,8 @@ function columnSet(t: ResolvedTable, cols: Record<string, Register>): string {
   }
   return all;
 }
+
+const allColumns = new WeakMap<ResolvedTable, string>();
 
 /** Whether an INSERT of this state would satisfy the table's NOT NULL columns. */
 export const isComplete = (t: ResolvedTable, state: RowState): boolean =>

@@ -12,12 +12,13 @@ import { sqlSeconds } from "./lib/sql-time.ts";
 import { benchHubApp, replica } from "./lib/sync-replicas.ts";
 
 /*
- * Sync throughput. One edge makes N state writes while offline, then reconnects: sync_s is
+ * Sync throughput. An edge makes N state writes while offline, then reconnects: sync_s is
  * the time to push them all to the server (in-process, through the real Hono routes: JSON,
  * validation, merge, apply, ack) — compared with inserting the same N rows straight into a
  * libSQL table (multi-row INSERTs of 500 in one transaction) in the same run. (Inserting
  * from one JSON text per 2,000 rows via json_each, as sync/rows.ts does, is ~30% cheaper
- * still here; the baseline stays as it was so the recorded ratios compare.)
+ * still here; the baseline stays as it was so the recorded ratios compare.) The reconnect
+ * is measured `rounds` times (3), alternating with the direct insert; figures are medians.
  * processes_s: the same reconnect with the server in its own process (bench/sync-server.ts),
  * over HTTP on 127.0.0.1, as deployed: the edge reads its next batch while the server
  * applies the last one.
@@ -57,61 +58,84 @@ async function insertRows(client: Client, rows: InValue[][]): Promise<void> {
   }
 }
 
-/** {bench:"sync", changes, sync_s, raw_insert_s, ratio, cpu_ratio, changes_per_s, sql_s, sql_ratio, processes_s, processes_ratio, pull_s, pull_changes_per_s, edge_fold_s} */
-export async function runSyncBench(opts: { changes?: number } = {}): Promise<Record<string, unknown>> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** {bench:"sync", changes, rounds, sync_s, raw_insert_s, ratio, ratios, cpu_ratio, changes_per_s, sql_s, sql_ratio, processes_s, processes_ratio, pull_s, pull_changes_per_s, edge_fold_s} */
+export async function runSyncBench(
+  opts: { changes?: number; rounds?: number } = {},
+): Promise<Record<string, unknown>> {
   const n = opts.changes ?? 100_000;
+  const rounds = opts.rounds ?? 3;
   const dir = mkdtempSync(join(tmpdir(), "sutazai-bench-sync-"));
   const open: Database[] = [];
   const stops: Array<() => Promise<void>> = [];
+  const opened = async (name: string, role: "server" | "edge" | null) => {
+    const r = await replica(dir, name, role);
+    open.push(r.database);
+    return r;
+  };
   try {
-    const server = await replica(dir, "server", "server");
-    const edge = await replica(dir, "edge", "edge");
-    const fresh = await replica(dir, "edge2", "edge");
-    const plain = await replica(dir, "plain", null);
-    const plain2 = await replica(dir, "plain2", null);
-    const apart = await replica(dir, "edge3", "edge"); // pushes to a server in another process
-    open.push(
-      server.database,
-      edge.database,
-      fresh.database,
-      plain.database,
-      plain2.database,
-      apart.database,
-    );
+    const rows = rowsFor(n, "k");
+    // Each round reconnects its own edge (N offline writes, captured into its outbox) to its
+    // own empty server: the same reconnect, measured `rounds` times.
+    const pairs: Array<{ server: SyncContext; edge: SyncContext }> = [];
+    for (let i = 0; i < rounds; i++) {
+      const server = await opened(`server${i}`, "server");
+      const edge = await opened(`edge${i}`, "edge");
+      await insertRows(edge.database.client, rows);
+      pairs.push({ server: server.ctx!, edge: edge.ctx! });
+    }
+    const plains: Database[] = [];
+    for (let i = 0; i <= rounds; i++) plains.push((await opened(`plain${i}`, null)).database);
+    const fresh = await opened("fresh", "edge");
+    const apart = await opened("apart", "edge"); // pushes to a server in another process
+    await insertRows(apart.database.client, rows);
     const serverDir = mkdtempSync(join(tmpdir(), "sutazai-bench-sync-server-"));
     const remote = await startScript("sync-server.ts", ["--data-dir", serverDir]);
     stops.push(async () => {
       await remote.stop();
       rmSync(serverDir, { recursive: true, force: true });
     });
-    const app = benchHubApp(createSyncHub(server.ctx!));
-    const fetch = async (url: string, init: RequestInit) => app.request(url, init);
-    const client = (ctx: SyncContext) =>
-      createSyncClient({ ctx, serverUrl: "http://server", serverKey: "bench", fetch, pullLimit: 5000 });
+    const client = (server: SyncContext, ctx: SyncContext) => {
+      const app = benchHubApp(createSyncHub(server));
+      const fetch = async (url: string, init: RequestInit) => app.request(url, init);
+      return createSyncClient({
+        ctx,
+        serverUrl: "http://server",
+        serverKey: "bench",
+        fetch,
+        pullLimit: 5000,
+      });
+    };
 
-    const rows = rowsFor(n, "k");
-    await insertRows(edge.database.client, rows); // offline writes: captured into the outbox
-    await insertRows(apart.database.client, rows);
-
-    // The plain insert runs before and after the sync and counts as their mean, so load that
-    // drifts during the run (a shared machine) weighs on both sides alike.
-    let t0 = performance.now();
-    let c0 = process.cpuUsage();
-    await insertRows(plain.database.client, rows);
-    let raw = seconds(t0);
-    let rawCpu = cpuSeconds(c0);
-
-    t0 = performance.now();
-    c0 = process.cpuUsage();
-    const { value: pushed, sqlS } = await sqlSeconds(() => client(edge.ctx!).syncNow());
-    const sync = seconds(t0);
-    const syncCpu = cpuSeconds(c0);
-    if (pushed.pushed !== n) throw new Error(`bench: pushed ${pushed.pushed} of ${n} changes`);
+    // The plain insert and the sync alternate (raw, sync, raw, sync, ..., raw), and each sync
+    // is compared with the mean of the inserts on either side of it: load on a shared machine
+    // drifts over seconds, and one sample swung the ratio by ±15%. The median round is the figure.
+    const raw = async (i: number) => {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await insertRows(plains[i]!.client, rows);
+      return { s: seconds(t0), cpu: cpuSeconds(c0) };
+    };
+    const raws = [await raw(0)];
+    const syncs: Array<{ s: number; cpu: number; sql: number }> = [];
+    for (let i = 0; i < rounds; i++) {
+      const { server, edge } = pairs[i]!;
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const { value: pushed, sqlS } = await sqlSeconds(() => client(server, edge).syncNow());
+      syncs.push({ s: seconds(t0), cpu: cpuSeconds(c0), sql: sqlS });
+      if (pushed.pushed !== n) throw new Error(`bench: pushed ${pushed.pushed} of ${n} changes`);
+      raws.push(await raw(i + 1));
+    }
+    const around = (i: number, k: "s" | "cpu") => (raws[i]![k] + raws[i + 1]![k]) / 2;
+    const ratios = syncs.map((x, i) => x.s / around(i, "s"));
+    const rawS = median(raws.map((r) => r.s));
 
     // The same reconnect with the server in its own process, over HTTP on 127.0.0.1: as
     // deployed, the edge's work (reading the outbox, recording acknowledgements) runs on
     // its own CPU, beside the server's.
-    t0 = performance.now();
+    let t0 = performance.now();
     const overHttp = await createSyncClient({
       ctx: apart.ctx!,
       serverUrl: remote.url,
@@ -121,40 +145,37 @@ export async function runSyncBench(opts: { changes?: number } = {}): Promise<Rec
     const separate = seconds(t0);
     if (overHttp.pushed !== n) throw new Error(`bench: pushed ${overHttp.pushed} of ${n} changes over HTTP`);
 
-    t0 = performance.now();
-    c0 = process.cpuUsage();
-    await insertRows(plain2.database.client, rows);
-    raw = (raw + seconds(t0)) / 2;
-    rawCpu = (rawCpu + cpuSeconds(c0)) / 2;
-
     // Not part of the reconnect: the edge folds its own writes' stamps into the merge
     // metadata and drops the acknowledged outbox rows in the background afterwards
     // (SyncClient.maintain). Reported so the deferred cost is visible.
     t0 = performance.now();
-    await pruneOutbox(edge.ctx!);
+    await pruneOutbox(pairs[0]!.edge);
     const fold = seconds(t0);
 
     t0 = performance.now();
-    const pulled = await client(fresh.ctx!).syncNow();
+    const pulled = await client(pairs[0]!.server, fresh.ctx!).syncNow();
     const pull = seconds(t0);
     if (pulled.pulled !== n) throw new Error(`bench: pulled ${pulled.pulled} of ${n} changes`);
 
+    const syncS = median(syncs.map((x) => x.s));
     return {
       bench: "sync",
       changes: n,
-      sync_s: round3(sync),
-      raw_insert_s: round3(raw),
-      ratio: round3(sync / raw),
+      rounds,
+      sync_s: round3(syncS),
+      raw_insert_s: round3(rawS),
+      ratio: round3(median(ratios)),
+      ratios: ratios.map(round3),
       // The same ratio in CPU time of this process (the driver is synchronous, so that is
-      // the work done): far steadier than wall time on a shared machine.
-      cpu_ratio: round3(syncCpu / rawCpu),
-      changes_per_s: Math.round(n / sync),
+      // the work done): steadier than wall time on a shared machine.
+      cpu_ratio: round3(median(syncs.map((x, i) => x.cpu / around(i, "cpu")))),
+      changes_per_s: Math.round(n / syncS),
       // Of sync_s, the time inside SQLite (edge and server statements and commits): the
       // storage work alone, against the same direct insert. Not a goal; what bounds it.
-      sql_s: round3(sqlS),
-      sql_ratio: round3(sqlS / raw),
+      sql_s: round3(median(syncs.map((x) => x.sql))),
+      sql_ratio: round3(median(syncs.map((x, i) => x.sql / around(i, "s")))),
       processes_s: round3(separate),
-      processes_ratio: round3(separate / raw),
+      processes_ratio: round3(separate / rawS),
       pull_s: round3(pull),
       pull_changes_per_s: Math.round(n / pull),
       edge_fold_s: round3(fold),

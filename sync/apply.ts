@@ -64,19 +64,12 @@ export async function applyRemote(ctx: SyncContext, input: ApplyInput): Promise<
   const groups = new Map<string, Map<string, Pending>>();
   let maxHlc = "";
   const add = (t: ResolvedTable, pk: unknown[], state: RowState, change?: WireChange) => {
-    const key = rowKey(pk);
     let group = groups.get(t.name);
     if (!group) {
       group = new Map();
       groups.set(t.name, group);
     }
-    const seen = group.get(key);
-    // Changes to one row inside a batch fold into one state first: merge is associative and
-    // commutative, so this is exactly what applying them one by one would give.
-    if (seen) {
-      seen.state = merge(t.mode, seen.state, state);
-      if (change) seen.changes.push(change);
-    } else group.set(key, { key, pk, state, changes: change ? [change] : [] });
+    addPending(group, t, pk, state, change);
   };
   const byTable = new Map<ResolvedTable, WireChange[]>();
   for (const change of input.changes ?? []) {
@@ -305,11 +298,27 @@ async function tryClaim(tx: Transaction, t: ResolvedTable, writes: RowWrite[]): 
   return allNew;
 }
 
-function pendingOf({ changes, keys }: FreshInserts): Map<string, Pending> {
+/** Adds a row's state to a table's pending rows. */
+function addPending(
+  group: Map<string, Pending>,
+  t: ResolvedTable,
+  pk: unknown[],
+  state: RowState,
+  change?: WireChange,
+): void {
+  const key = rowKey(pk);
+  const seen = group.get(key);
+  // Changes to one row inside a batch fold into one state first: merge is associative and
+  // commutative, so this is exactly what applying them one by one would give.
+  if (seen) {
+    seen.state = merge(t.mode, seen.state, state);
+    if (change) seen.changes.push(change);
+  } else group.set(key, { key, pk, state, changes: change ? [change] : [] });
+}
+
+function pendingOf({ t, changes }: FreshInserts): Map<string, Pending> {
   const out = new Map<string, Pending>();
-  changes.forEach((c, i) => {
-    out.set(keys[i]!, { key: keys[i]!, pk: c.pk, state: changeState(c), changes: [c] });
-  });
+  for (const c of changes) addPending(out, t, c.pk, changeState(c), c);
   return out;
 }
 

@@ -1,8 +1,9 @@
 import type { Exec } from "./clock.ts";
 import type { WireChange } from "./protocol.ts";
-import { insertUniformVersions, upsertValues } from "./rows.ts";
-import { type ResolvedTable, rowKey } from "./spec.ts";
+import { chunks, insertUniformVersionsJson, upsertValues } from "./rows.ts";
+import type { ResolvedTable } from "./spec.ts";
 import { stampOf } from "./stamp.ts";
+import { uniformColumns } from "./stored-stamps.ts";
 
 /*
  * The common shape of a batch after a reconnect: one table's changes are all inserts of
@@ -16,41 +17,43 @@ import { stampOf } from "./stamp.ts";
 export interface FreshInserts {
   t: ResolvedTable;
   changes: WireChange[];
-  /** rowKey of each change's primary key, in the same order */
-  keys: string[];
 }
 
 /**
  * The changes as FreshInserts if they qualify: every one an insert writing every replicated
- * column of a table that has no per-site target (receiveInto) or owner check, each row once.
+ * column of a table that has no per-site target (receiveInto) or owner check. (A row twice
+ * in the batch is found by applyFreshInserts, as a row that exists is.)
  */
 export function asFreshInserts(t: ResolvedTable, changes: WireChange[]): FreshInserts | undefined {
   if (t.mode === "insert-only" || t.into || t.ownerColumn || t.cols.length === 0) return undefined;
-  const keys: string[] = [];
-  const seen = new Set<string>();
   for (const c of changes) {
     if (c.op !== "insert" || !c.cols) return undefined;
     let n = 0; // classify() let through only known columns: all of them here means every one
     for (const name in c.cols) if (Object.hasOwn(c.cols, name)) n++;
     if (n !== t.cols.length) return undefined;
-    const key = rowKey(c.pk);
-    if (seen.has(key)) return undefined;
-    seen.add(key);
-    keys.push(key);
   }
-  return { t, changes, keys };
+  return { t, changes };
 }
 
 /**
  * Records the rows' stamps, touching no existing row, and writes the rows. Returns false,
- * having written nothing, if any of them already had stamps here.
+ * having written nothing, if any of them already had stamps here or came twice.
+ *
+ * The stamps' row key is the pk's JSON text as SQLite reads it (`value->0` of [pk, stamp]),
+ * which is the text JSON.stringify wrote, i.e. rowKey(pk) (a test pins that): it is not
+ * computed here. (The values go in a JSON text of their own: SQLite parses all of a text,
+ * and one shared by both statements was slower than two.)
  */
 export async function applyFreshInserts(tx: Exec, fresh: FreshInserts): Promise<boolean> {
-  const { t, changes, keys } = fresh;
+  const { t, changes } = fresh;
   await tx.execute("SAVEPOINT sync_fresh_inserts");
-  const stamps = changes.map((c, i): [string, string, null] => [keys[i]!, stampOf(c.hlc, c.site), null]);
-  const names = t.mode === "row" ? "*" : t.cols.join(",");
-  if ((await insertUniformVersions(tx, t, names, stamps)) !== changes.length) {
+  const paths = { key: "value->0", stamp: "value->>1", del: "NULL" };
+  let claimed = 0;
+  for (const part of chunks(changes)) {
+    const stamps = JSON.stringify(part.map((c) => [c.pk, stampOf(c.hlc, c.site)]));
+    claimed += await insertUniformVersionsJson(tx, t, uniformColumns(t), stamps, paths);
+  }
+  if (claimed !== changes.length) {
     await tx.execute("ROLLBACK TO sync_fresh_inserts");
     await tx.execute("RELEASE sync_fresh_inserts");
     return false;

@@ -232,28 +232,43 @@ export async function insertUniformVersions(
   names: string,
   rows: Array<[string, string, string | null]>,
 ): Promise<number> {
-  // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table;
-  // a stamp on every column is stored in the uniform form (stored-stamps.ts)
-  const stamps =
-    names === uniformColumns(t)
-      ? uniformStampsSql("value->>1")
-      : `json_object(${names
-          .split(",")
-          .map((c) => `'${c}', value->>1`)
-          .join(", ")})`;
   let inserted = 0;
   for (const part of chunks(rows)) {
     // (every value->> is a measurable share of the statement: skip absent delete stamps)
     const del = part.some((r) => r[2] !== null) ? "value->>2" : "NULL";
-    const rs = await tx.execute({
-      sql:
-        `INSERT INTO sync_versions (tbl, pk, stamps, del) SELECT ?, value->>0, ${stamps}, ${del} FROM json_each(?) WHERE true ` +
-        "ON CONFLICT (tbl, pk) DO NOTHING",
-      args: [t.name, JSON.stringify(part)],
-    });
-    inserted += rs.rowsAffected;
+    const paths = { key: "value->>0", stamp: "value->>1", del };
+    inserted += await insertUniformVersionsJson(tx, t, names, JSON.stringify(part), paths);
   }
   return inserted;
+}
+
+/**
+ * insertUniformVersions for rows given as one JSON text, an array of rows from which `paths`
+ * (SQL over json_each's `value`) pick the key, the stamp and the delete stamp.
+ */
+export async function insertUniformVersionsJson(
+  tx: Exec,
+  t: ResolvedTable,
+  names: string,
+  json: string,
+  paths: { key: string; stamp: string; del: string },
+): Promise<number> {
+  // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table;
+  // a stamp on every column is stored in the uniform form (stored-stamps.ts)
+  const stamps =
+    names === uniformColumns(t)
+      ? uniformStampsSql(paths.stamp)
+      : `json_object(${names
+          .split(",")
+          .map((c) => `'${c}', ${paths.stamp}`)
+          .join(", ")})`;
+  const rs = await tx.execute({
+    sql:
+      `INSERT INTO sync_versions (tbl, pk, stamps, del) SELECT ?, ${paths.key}, ${stamps}, ${paths.del} FROM json_each(?) WHERE true ` +
+      "ON CONFLICT (tbl, pk) DO NOTHING",
+    args: [t.name, json],
+  });
+  return rs.rowsAffected;
 }
 
 /** The stamp every column of the state shares, if they share one. */

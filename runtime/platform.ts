@@ -51,5 +51,7 @@ export interface AppEnv {
   Variables: {
     principal: Principal;
     body: unknown;
+    /** the JSON text `body` was parsed from (undefined for an empty or multipart body) */
+    bodyText: string | undefined;
   };
 }

@@ -105,7 +105,7 @@ export function syncHubRoutes(deps: { hub: Lazy<SyncHub> }): OpenAPIHono<AppEnv>
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(pushRoute, async (c) => {
     requirePermission(c, "sync:replicate");
-    const parsed = checkPushRequest(c.get("body"));
+    const parsed = checkPushRequest(c.get("body"), c.get("bodyText"));
     if (!parsed.ok)
       throw new AppError(400, "SYNC_BATCH_INVALID", "The push body is not a valid sync batch.", {
         errors: parsed.errors,

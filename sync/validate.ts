@@ -82,7 +82,27 @@ export function checkChanges(
   return errors.length ? { ok: false, errors } : { ok: true, value: value as WireChange[] };
 }
 
-export function checkPushRequest(body: unknown): Check<PushRequest> {
+/** A \uD800–\uDFFF escape: the only way a string parsed from JSON text can hold a lone surrogate. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** The path of the first string (value or key) under `value` holding a lone surrogate. */
+function loneSurrogateAt(value: unknown, path: string): string | undefined {
+  if (typeof value === "string") return LONE_SURROGATE.test(value) ? path : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const at = LONE_SURROGATE.test(k) ? path : loneSurrogateAt(v, `${path}.${k}`);
+    if (at) return at;
+  }
+  return undefined;
+}
+
+/**
+ * A push body, and (`text`) the JSON text it was parsed from. A lone surrogate is refused: the
+ * batch reaches SQLite as JSON text, SQLite would store it as invalid UTF-8, and the libSQL
+ * driver aborts the whole process reading that back. Only text with a surrogate escape is walked.
+ */
+export function checkPushRequest(body: unknown, text?: string): Check<PushRequest> {
   if (!isObject(body)) return { ok: false, errors: [{ path: "(root)", message: "must be an object" }] };
   const errors: FieldError[] = [];
   if (!isName(body.site)) errors.push({ path: "site", message: "must be a site id" });
@@ -95,6 +115,15 @@ export function checkPushRequest(body: unknown): Check<PushRequest> {
     const batch = errors.length ? undefined : { site: body.site as string, sv: body.schemaVersion as number };
     const changes = checkChanges(body.changes, "changes", batch);
     if (!changes.ok) errors.push(...changes.errors);
+    const lone =
+      text !== undefined && SURROGATE_ESCAPE.test(text)
+        ? loneSurrogateAt(body.changes, "changes")
+        : undefined;
+    if (lone)
+      errors.push({
+        path: lone,
+        message: "holds a lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair): not Unicode text",
+      });
   }
   return errors.length ? { ok: false, errors } : { ok: true, value: body as unknown as PushRequest };
 }

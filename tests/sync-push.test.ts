@@ -88,6 +88,31 @@ describe("sync push: order and read-ahead", () => {
     expect(String(reason.rows[0]!.reason)).toMatch(/key of "state" is \(namespace: text, key: text\)/);
   });
 
+  it("refuses a batch holding a lone surrogate, which SQLite would store as invalid UTF-8, and takes a pair", async () => {
+    const at = hlcToHex(hlcFromParts(Date.now()));
+    const push = (key: string, after: number) =>
+      hubApp(pair.hub).request("/v1/sync/push", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-sutazai-node": "site-a" },
+        body: JSON.stringify({
+          site: "site-a",
+          schemaVersion: 1,
+          after,
+          pending: 0,
+          changes: [stateInsert(after + 1, key, { value: '"v"', updated_at: 1 }, at)],
+        }),
+      });
+    const lone = await push("a\udc00b", 0);
+    expect(lone.status).toBe(400);
+    expect(await lone.json()).toMatchObject({
+      code: "SYNC_BATCH_INVALID",
+      errors: [{ path: "changes.0.pk.1", message: expect.stringMatching(/lone UTF-16 surrogate/) }],
+    });
+    expect(await (await push("pair \ud83d\ude00", 0)).json()).toMatchObject({ acked: 1, applied: 1 });
+    // The server reads its rows back whole (a lone surrogate stored would abort the process here).
+    expect((await readState(pair.server)).map((r) => r.key)).toEqual(["pair 😀"]);
+  });
+
   it("merges a batch of inserts when a row turns out to exist here: the newer write wins", async () => {
     for (const k of ["k1", "k2", "k3"]) await pair.edge.exec(PUT_STATE, [k, '"edge"', 1]); // older
     await pair.server.ctx.clock.setWallOffset(60_000); // a minute later (well within the skew limit)

@@ -68,6 +68,7 @@ export function jsonBody(
       throw new AppError(400, "JSON_TOO_DEEP", `The request body nests deeper than ${MAX_DEPTH} levels.`);
     }
     c.set("body", value);
+    c.set("bodyText", text);
     return next();
   };
 }

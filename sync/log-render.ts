@@ -17,21 +17,23 @@ import { columnStampSql, isUniformSql } from "./stored-stamps.ts";
  * into the rows since would: a later write may arrive early, and again with its own entry.
  */
 
-/** The logged form of a batch: per table, the row keys (sync_versions.pk) it touched. */
-export type KeysEntry = Array<[table: string, keys: string[]]>;
+/**
+ * The logged form of a batch: per table, the keys of the rows it touched, each a row's key
+ * values (entries logged before held their rowKey text, sync_versions.pk, and still do).
+ * The key values are what JSON.stringify writes fastest, and SQLite reads them back as the
+ * rowKey text (`value` of json_each over the list: the GC finds named tombstones that way).
+ */
+export type KeysEntry = Array<[table: string, keys: Array<readonly unknown[] | string>]>;
 
-/** A batch's changes as a keys entry (each row once). */
+/** A batch's changes as a keys entry (a row changed twice is named twice: rendering takes it once). */
 export function keysEntry(changes: Array<{ tbl: string; pk: readonly unknown[] }>): KeysEntry {
-  const byTable = new Map<string, Set<string>>();
+  const byTable = new Map<string, Array<readonly unknown[]>>();
   for (const c of changes) {
-    let keys = byTable.get(c.tbl);
-    if (!keys) {
-      keys = new Set();
-      byTable.set(c.tbl, keys);
-    }
-    keys.add(rowKey(c.pk));
+    const keys = byTable.get(c.tbl);
+    if (keys) keys.push(c.pk);
+    else byTable.set(c.tbl, [c.pk]);
   }
-  return [...byTable].map(([tbl, keys]) => [tbl, [...keys]]);
+  return [...byTable];
 }
 
 /**
@@ -59,7 +61,8 @@ export async function renderKeysEntry(
       rendered.set(tbl, done);
     }
     const todo: string[] = [];
-    for (const key of keys) {
+    for (const k of keys) {
+      const key = typeof k === "string" ? k : rowKey(k);
       if (done.has(key)) continue;
       done.add(key);
       todo.push(key);

@@ -25,6 +25,7 @@ describe("sync: a batch of first inserts", () => {
   const pair = serverAndEdge("a");
 
   it("keys SQLite reads from JSON text are rowKey's, for every kind of key value", async () => {
+    // (also what lets the change log's keys entries hold key values: see log-render.ts)
     const zoo: unknown[][] = [
       ...awkward,
       [0.1, 1e21, -0, 1.5e-7, 2 ** 53 + 2, 123456789012345680000, "\udc00 lone surrogate"],
@@ -37,6 +38,12 @@ describe("sync: a batch of first inserts", () => {
         args: [JSON.stringify(zoo.map((pk) => [pk, "stamp"]))],
       });
       expect(rs.rows.map((r) => r.k)).toEqual(zoo.map(rowKey));
+      // The same for a list of keys, as a keys entry of the change log holds them (GC reads it so).
+      const listed = await db.execute({
+        sql: "SELECT value AS k FROM json_each(?)",
+        args: [JSON.stringify(zoo)],
+      });
+      expect(listed.rows.map((r) => r.k)).toEqual(zoo.map(rowKey));
     } finally {
       db.close();
     }

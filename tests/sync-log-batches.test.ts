@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { collectGarbage, headSeq, readLogJson } from "../sync/changelog.ts";
 import { createSyncClient } from "../sync/client.ts";
 import { asWireChange } from "../sync/protocol.ts";
+import { rowKey } from "../sync/spec.ts";
 import { hlcFromHex, hlcFromParts, hlcToHex } from "../sync/stamp.ts";
 import { SYNCED_TABLES } from "../sync/tables.ts";
 import { syncRig } from "./support/sync-fixtures.ts";
@@ -193,6 +194,36 @@ describe("sync change log: a pushed batch is one entry of n changes", () => {
     expect(await readState(b.replica)).toEqual([
       { namespace: "ns", key: "old", value: '"v"', updated_at: 5 },
     ]);
+  });
+
+  it("still renders keys entries that name rows by their rowKey text, and GC keeps what they name", async () => {
+    const a = await edge("a");
+    const b = await edge("b");
+    await b.client.syncNow(); // b is known, its cursor before everything below
+    await a.replica.exec(PUT_STATE, ["kept", '"x"', 1]);
+    await a.replica.exec(PUT_STATE, ["gone", '"x"', 1]);
+    await a.client.syncNow();
+    await a.replica.exec("DELETE FROM state WHERE key = 'gone'");
+    await a.client.syncNow();
+    const before = changes((await page(0, 100)).json);
+    // Entries as the version before key values wrote them: each key as its rowKey text.
+    const stored = await rig.server.database.client.execute("SELECT seq, changes FROM sync_log_batches");
+    for (const r of stored.rows) {
+      const entry = JSON.parse(String(r.changes)) as Array<[string, unknown[][]]>;
+      const old = entry.map(([tbl, keys]) => [tbl, keys.map((k) => rowKey(k))]);
+      await rig.server.exec("UPDATE sync_log_batches SET changes = ? WHERE seq = ?", [
+        JSON.stringify(old),
+        Number(r.seq),
+      ]);
+    }
+    expect(changes((await page(0, 100)).json)).toEqual(before);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await rig.server.exec("UPDATE sync_peers SET last_seen_at = ? WHERE site = 'site-b'", [
+      Date.now() + 60_000,
+    ]);
+    expect(await collectGarbage(rig.server.ctx, 1)).toMatchObject({ tombstones: 0 });
+    expect(await b.client.syncNow()).toMatchObject({ pulled: 3 });
+    expect((await readState(b.replica)).map((r) => r.key)).toEqual(["kept"]);
   });
 
   it("renders a page from one snapshot with the server's own writes in the stamps", async () => {

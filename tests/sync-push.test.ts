@@ -70,7 +70,14 @@ describe("sync push: order and read-ahead", () => {
     expect((await readState(pair.server)).map((r) => r.key)).toEqual(["a", "b", "c"]);
     const logged = await pair.server.database.client.execute("SELECT changes FROM sync_log_batches");
     expect(JSON.parse(String(logged.rows[0]!.changes))).toEqual([
-      ["state", ['["ns","a"]', '["ns","b"]', '["ns","c"]']],
+      [
+        "state",
+        [
+          ["ns", "a"],
+          ["ns", "b"],
+          ["ns", "c"],
+        ],
+      ],
     ]);
 
     // A key of the wrong type would name another row in the merge metadata than the one

@@ -3,7 +3,7 @@ import type { SyncContext } from "./install.ts";
 import { writeTransaction } from "./lane.ts";
 import { HEAD_SEQ_SQL } from "./log-seq.ts";
 import type { ResolvedTable } from "./spec.ts";
-import { stampsObjectSql, uniformColumns } from "./stored-stamps.ts";
+import { assertUniformColumns, stampsObjectSql, uniformColumns } from "./stored-stamps.ts";
 
 /*
  * Folds this replica's own captured changes into sync_versions (the stamps merge compares).
@@ -43,6 +43,7 @@ export async function foldLocal(tx: Exec, ctx: SyncContext): Promise<number> {
   const from = Number(rs.rows[0]!.folded_seq);
   const head = Number(rs.rows[0]!.head);
   if (head <= from) return 0;
+  await assertUniformColumns(tx, ctx.tables);
   // One pass over the range says which tables have local changes in it (on the server the
   // range is mostly remote changes appended to the log: often none).
   const local = await tx.execute({

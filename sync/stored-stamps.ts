@@ -1,3 +1,4 @@
+import { AppError } from "../runtime/errors.ts";
 import type { Exec } from "./clock.ts";
 import type { ResolvedTable } from "./spec.ts";
 
@@ -11,7 +12,9 @@ import type { ResolvedTable } from "./spec.ts";
  * "Every column" means the columns of sync_tables.uniform_cols, which installSync keeps equal
  * to the table's columns: when a table gains a column, it first rewrites that table's
  * uniform rows as objects over the columns they were written with (expandUniformSql), so
- * the new column has no stamp in them (oldest), as it would in an object.
+ * the new column has no stamp in them (oldest), as it would in an object. A process started
+ * before that (an older version still running on the same file) would read and write
+ * one-stamp rows against its own, older columns: assertUniformColumns stops it instead.
  */
 
 /** What a uniform stamp stands for in a table: "*" (row-level), or its columns, comma-separated. */
@@ -73,5 +76,23 @@ export async function recordUniformColumns(tx: Exec, tables: ResolvedTable[]): P
     if (before === undefined || before === now) continue;
     if (before !== null) await tx.execute({ sql: expandUniformSql(before), args: [t.name] });
     await tx.execute({ sql: "UPDATE sync_tables SET uniform_cols = ? WHERE tbl = ?", args: [now, t.name] });
+  }
+}
+
+/**
+ * Refuses to touch stamps when another process changed a table's synced columns since this
+ * one started (its installSync recorded other uniform_cols): this process would read and
+ * write one-stamp rows against the wrong columns. Run inside the write transaction.
+ */
+export async function assertUniformColumns(tx: Exec, tables: ResolvedTable[]): Promise<void> {
+  const rs = await tx.execute("SELECT tbl, uniform_cols FROM sync_tables WHERE uniform_cols IS NOT NULL");
+  for (const r of rs.rows) {
+    const t = tables.find((t) => t.name === r.tbl);
+    if (!t || uniformColumns(t) === r.uniform_cols) continue;
+    throw new AppError(
+      503,
+      "SYNC_RESTART_NEEDED",
+      `Another process changed what table "${t.name}" syncs (now ${String(r.uniform_cols)}; this process knows ${uniformColumns(t)}): restart this one so it runs the same version.`,
+    );
   }
 }

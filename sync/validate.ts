@@ -1,4 +1,5 @@
 import type { FieldError } from "../runtime/errors.ts";
+import { hasLoneSurrogate } from "../runtime/lone-surrogates.ts";
 import {
   asPushedChange,
   asWireChange,
@@ -84,14 +85,13 @@ export function checkChanges(
 
 /** A \uD800–\uDFFF escape: the only way a string parsed from JSON text can hold a lone surrogate. */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The path of the first string (value or key) under `value` holding a lone surrogate. */
 function loneSurrogateAt(value: unknown, path: string): string | undefined {
-  if (typeof value === "string") return LONE_SURROGATE.test(value) ? path : undefined;
+  if (typeof value === "string") return hasLoneSurrogate(value) ? path : undefined;
   if (typeof value !== "object" || value === null) return undefined;
   for (const [k, v] of Object.entries(value)) {
-    const at = LONE_SURROGATE.test(k) ? path : loneSurrogateAt(v, `${path}.${k}`);
+    const at = hasLoneSurrogate(k) ? path : loneSurrogateAt(v, `${path}.${k}`);
     if (at) return at;
   }
   return undefined;
@@ -99,8 +99,8 @@ function loneSurrogateAt(value: unknown, path: string): string | undefined {
 
 /**
  * A push body, and (`text`) the JSON text it was parsed from. A lone surrogate is refused: the
- * batch reaches SQLite as JSON text, SQLite would store it as invalid UTF-8, and the libSQL
- * driver aborts the whole process reading that back. Only text with a surrogate escape is walked.
+ * batch reaches SQLite as JSON text (see runtime/lone-surrogates.ts). Only text with a
+ * surrogate escape is walked.
  */
 export function checkPushRequest(body: unknown, text?: string): Check<PushRequest> {
   if (!isObject(body)) return { ok: false, errors: [{ path: "(root)", message: "must be an object" }] };

@@ -83,13 +83,16 @@ describe("sync: a batch of first inserts", () => {
       stateInsert(1, "twice", { value: '"newer"', updated_at: 2 }, newer),
       stateInsert(2, "once", { value: '"only"', updated_at: 1 }, older),
       stateInsert(3, "twice", { value: '"older"', updated_at: 1 }, older),
+      stateInsert(4, "again", { value: '"older"', updated_at: 1 }, older),
+      stateInsert(5, "again", { value: '"newer"', updated_at: 2 }, newer),
     ];
-    expect(await applyRemote(pair.server.ctx, { from: "site-a", changes })).toMatchObject({ applied: 2 });
+    expect(await applyRemote(pair.server.ctx, { from: "site-a", changes })).toMatchObject({ applied: 3 });
     expect((await readState(pair.server)).map((r) => [r.key, r.value])).toEqual([
+      ["again", '"newer"'],
       ["once", '"only"'],
       ["twice", '"newer"'],
     ]);
     const stamps = await pair.server.database.client.execute("SELECT COUNT(*) AS n FROM sync_versions");
-    expect(Number(stamps.rows[0]!.n)).toBe(2);
+    expect(Number(stamps.rows[0]!.n)).toBe(3);
   });
 });

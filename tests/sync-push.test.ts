@@ -107,7 +107,7 @@ describe("sync push: order and read-ahead", () => {
           after,
           pending: 0,
           changes: [stateInsert(after + 1, key, { value: '"v"', updated_at: 1 }, at)],
-        }),
+        }).replaceAll("😀", "\\ud83d\\ude00"), // a pair as escapes: the text is walked, and passes
       });
     const lone = await push("a\udc00b", 0);
     expect(lone.status).toBe(400);

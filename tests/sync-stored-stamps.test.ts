@@ -2,6 +2,7 @@ import { sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyRemote } from "../sync/apply.ts";
 import { foldNow } from "../sync/fold.ts";
+import { createSyncHub } from "../sync/hub.ts";
 import { installSync } from "../sync/install.ts";
 import type { WireChange } from "../sync/protocol.ts";
 import type { SyncedTableSpec } from "../sync/spec.ts";
@@ -79,6 +80,39 @@ describe("stamps of rows written whole", () => {
     });
     expect(b.applied).toBe(1);
     expect(await gadget()).toEqual([{ id: "g1", name: "pump", color: "red" }]);
+  });
+
+  it("refuses to apply in a process started before another one changed the table's columns", async () => {
+    const before = server.ctx; // knows `name` only
+    server.ctx = await installSync(server.database, v2, { role: "server", schemaVersion: 2 });
+    await expect(
+      applyRemote(before, { from: "site-a", changes: [change("site-a", "insert", { name: "pump" }, newer)] }),
+    ).rejects.toMatchObject({ status: 503, code: "SYNC_RESTART_NEEDED" });
+    expect(await gadget()).toEqual([]);
+    await applyRemote(server.ctx, {
+      from: "site-a",
+      changes: [change("site-a", "insert", { name: "pump", color: "red" }, newer)],
+    });
+    expect(await gadget()).toEqual([{ id: "g1", name: "pump", color: "red" }]);
+  });
+
+  it("hands a snapshot every column's stamp, and records the columns on a database from before", async () => {
+    // A database from before the one-stamp form has no uniform_cols: installSync adds it.
+    await server.exec("ALTER TABLE sync_tables DROP COLUMN uniform_cols");
+    server.ctx = await installSync(server.database, v2, { role: "server", schemaVersion: 1 });
+    const recorded = await server.database.client.execute(
+      "SELECT uniform_cols FROM sync_tables WHERE tbl = 'gadgets'",
+    );
+    expect(recorded.rows[0]!.uniform_cols).toBe("name,color");
+    await applyRemote(server.ctx, {
+      from: "site-a",
+      changes: [change("site-a", "insert", { name: "pump", color: "blue" }, newer)],
+    });
+    const page = await createSyncHub(server.ctx).snapshot("site-b", null, 100);
+    const stamp = `${newer}:site-a`;
+    expect(page.rows.filter((r) => r.tbl === "gadgets")).toEqual([
+      { tbl: "gadgets", pk: ["g1"], cols: { name: ["pump", stamp], color: ["blue", stamp] } },
+    ]);
   });
 
   it("keeps the other columns' stamps when a local write changes one", async () => {

@@ -2,6 +2,7 @@ import type { Database } from "../db.ts";
 import { AppError } from "../errors.ts";
 import { uuidv7 } from "../ids.ts";
 import type { Logger } from "../log.ts";
+import { replaceLoneSurrogates } from "../lone-surrogates.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { type ChainFields, chainHash, GENESIS_HASH } from "./chain.ts";
 import { type AuditEntry, type AuditQuery, queryAudit, toEntry } from "./query.ts";
@@ -187,9 +188,7 @@ async function knownSite(client: Database["client"], site: string): Promise<bool
 // libsql driver when it comes through a JSON function), so the stored value would no
 // longer match its hash. Hostile input reaches these fields (paths, names): replace them.
 // `details` needs no cleaning: canonical JSON escapes both as ASCII.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const clean = (value: unknown): string =>
-  String(value).replace(LONE_SURROGATE, "\ufffd").replaceAll("\0", "\ufffd");
+const clean = (value: unknown): string => replaceLoneSurrogates(String(value)).replaceAll("\0", "\ufffd");
 
 function chain(head: { seq: number; hash: string }, rows: Array<Omit<ChainFields, "seq">>): Chained[] {
   let { seq, hash: prevHash } = head;

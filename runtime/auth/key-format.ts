@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { ApiKeyRow } from "../../schema/auth.ts";
 import { AppError, fieldErrors } from "../errors.ts";
 import { isValidFunctionName } from "../function.ts";
+import { hasLoneSurrogate } from "../lone-surrogates.ts";
 import { ROLES, type Role } from "./principal.ts";
 
 /** Every secret starts with this, so scanners and the authenticator recognise one on sight. */
@@ -52,8 +53,6 @@ export interface CreateKeyInput {
   createdBy: string;
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 const createInput = z.object({
   // No control characters: a NUL would be cut off on the way back out of SQLite. No lone
   // UTF-16 surrogates either: SQLite would store U+FFFD instead, so the name read back (and
@@ -64,7 +63,7 @@ const createInput = z.object({
     .min(1)
     .max(100)
     .refine((s) => !/\p{Cc}/u.test(s), "must not contain control characters")
-    .refine((s) => !LONE_SURROGATE.test(s), "must be valid Unicode text (no lone surrogates)"),
+    .refine((s) => !hasLoneSurrogate(s), "must be valid Unicode text (no lone surrogates)"),
   role: z.enum(ROLES),
   functions: z.array(z.string().refine(isValidFunctionName, "not a valid function name")).max(1000).nullish(),
   expiresAt: z.number().int().positive().nullish(),

@@ -26,14 +26,16 @@ export async function headSeq(exec: Exec): Promise<number> {
  * `ref`. A delete's stored values (for its tombstone) stay home. pk and cols are JSON text
  * already (the capture triggers write them with json_array/json_object), so they are spliced
  * in as they are: json_array() would parse and re-render both (a fifth of the outbox read).
+ * The table name needs no quoting: the triggers write it, and it is a plain identifier
+ * (resolveTable checks that).
  */
 export const changeJson = (ref: string) =>
-  `printf('[%d,%s,%s,"%s",%s,"%016x",%s,%d]', ${ref}.seq, json_quote(${ref}.tbl), ${ref}.pk, ${ref}.op, ` +
+  `printf('[%d,"%s",%s,"%s",%s,"%016x",%s,%d]', ${ref}.seq, ${ref}.tbl, ${ref}.pk, ${ref}.op, ` +
   `CASE WHEN ${ref}.op = 'delete' THEN 'null' ELSE coalesce(${ref}.cols, 'null') END, ${ref}.hlc, json_quote(${ref}.site), ${ref}.sv)`;
 
 /** changeJson without site and sv (see WireChangeShortTupleSchema): for a push of the edge's own changes. */
 export const shortChangeJson = (ref: string) =>
-  `printf('[%d,%s,%s,"%s",%s,"%016x"]', ${ref}.seq, json_quote(${ref}.tbl), ${ref}.pk, ${ref}.op, ` +
+  `printf('[%d,"%s",%s,"%s",%s,"%016x"]', ${ref}.seq, ${ref}.tbl, ${ref}.pk, ${ref}.op, ` +
   `CASE WHEN ${ref}.op = 'delete' THEN 'null' ELSE coalesce(${ref}.cols, 'null') END, ${ref}.hlc)`;
 
 /** A page of changes as the JSON text of an array (what goes on the wire as is). */

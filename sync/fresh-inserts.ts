@@ -47,11 +47,21 @@ export function asFreshInserts(t: ResolvedTable, changes: WireChange[]): FreshIn
 export async function applyFreshInserts(tx: Exec, fresh: FreshInserts): Promise<boolean> {
   const { t, changes } = fresh;
   await tx.execute("SAVEPOINT sync_fresh_inserts");
-  const paths = { key: "value->0", stamp: "value->>1", del: "NULL" };
   let claimed = 0;
   for (const part of chunks(changes)) {
-    const stamps = JSON.stringify(part.map((c) => [c.pk, stampOf(c.hlc, c.site)]));
-    claimed += await insertUniformVersionsJson(tx, t, uniformColumns(t), stamps, paths);
+    // A push is one edge's changes: its site goes in once, not into every row's stamp.
+    const site = part[0]!.site;
+    if (part.every((c) => c.site === site)) {
+      const stamps = JSON.stringify(part.map((c) => [c.pk, c.hlc]));
+      const paths = { key: "value->0", stamp: "(value->>1 || ?3)", del: "NULL" };
+      claimed += await insertUniformVersionsJson(tx, t, uniformColumns(t), stamps, paths, [
+        stampOf("", site),
+      ]);
+    } else {
+      const stamps = JSON.stringify(part.map((c) => [c.pk, stampOf(c.hlc, c.site)]));
+      const paths = { key: "value->0", stamp: "value->>1", del: "NULL" };
+      claimed += await insertUniformVersionsJson(tx, t, uniformColumns(t), stamps, paths);
+    }
   }
   if (claimed !== changes.length) {
     await tx.execute("ROLLBACK TO sync_fresh_inserts");

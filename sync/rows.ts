@@ -244,7 +244,8 @@ export async function insertUniformVersions(
 
 /**
  * insertUniformVersions for rows given as one JSON text, an array of rows from which `paths`
- * (SQL over json_each's `value`) pick the key, the stamp and the delete stamp.
+ * (SQL over json_each's `value`) pick the key, the stamp and the delete stamp; they may use
+ * `extra`, bound from ?3 on.
  */
 export async function insertUniformVersionsJson(
   tx: Exec,
@@ -252,6 +253,7 @@ export async function insertUniformVersionsJson(
   names: string,
   json: string,
   paths: { key: string; stamp: string; del: string },
+  extra: string[] = [],
 ): Promise<number> {
   // column names are plain identifiers (resolveTable), "*" the row stamp of a row-mode table;
   // a stamp on every column is stored in the uniform form (stored-stamps.ts)
@@ -264,9 +266,9 @@ export async function insertUniformVersionsJson(
           .join(", ")})`;
   const rs = await tx.execute({
     sql:
-      `INSERT INTO sync_versions (tbl, pk, stamps, del) SELECT ?, ${paths.key}, ${stamps}, ${paths.del} FROM json_each(?) WHERE true ` +
+      `INSERT INTO sync_versions (tbl, pk, stamps, del) SELECT ?1, ${paths.key}, ${stamps}, ${paths.del} FROM json_each(?2) WHERE true ` +
       "ON CONFLICT (tbl, pk) DO NOTHING",
-    args: [t.name, json],
+    args: [t.name, json, ...extra],
   });
   return rs.rowsAffected;
 }

@@ -39,7 +39,7 @@ export function asFreshInserts(t: ResolvedTable, changes: WireChange[]): FreshIn
  * Records the rows' stamps, touching no existing row, and writes the rows. Returns false,
  * having written nothing, if any of them already had stamps here or came twice.
  *
- * The stamps' row key is the pk's JSON text as SQLite reads it (`value->0` of [pk, stamp]),
+ * The stamps' row key is the pk's JSON text as SQLite reads it (`value->0` of [pk, hlc]),
  * which is the text JSON.stringify wrote, i.e. rowKey(pk) (a test pins that): it is not
  * computed here. (The values go in a JSON text of their own: SQLite parses all of a text,
  * and one shared by both statements was slower than two.)
@@ -49,19 +49,14 @@ export async function applyFreshInserts(tx: Exec, fresh: FreshInserts): Promise<
   await tx.execute("SAVEPOINT sync_fresh_inserts");
   let claimed = 0;
   for (const part of chunks(changes)) {
-    // A push is one edge's changes: its site goes in once, not into every row's stamp.
+    // A push is one edge's changes: its site is bound once (the stamp's tail, ":<site>"),
+    // not written into every row's stamp.
     const site = part[0]!.site;
-    if (part.every((c) => c.site === site)) {
-      const stamps = JSON.stringify(part.map((c) => [c.pk, c.hlc]));
-      const paths = { key: "value->0", stamp: "(value->>1 || ?3)", del: "NULL" };
-      claimed += await insertUniformVersionsJson(tx, t, uniformColumns(t), stamps, paths, [
-        stampOf("", site),
-      ]);
-    } else {
-      const stamps = JSON.stringify(part.map((c) => [c.pk, stampOf(c.hlc, c.site)]));
-      const paths = { key: "value->0", stamp: "value->>1", del: "NULL" };
-      claimed += await insertUniformVersionsJson(tx, t, uniformColumns(t), stamps, paths);
-    }
+    const oneSite = part.every((c) => c.site === site);
+    const stamps = JSON.stringify(part.map((c) => [c.pk, oneSite ? c.hlc : stampOf(c.hlc, c.site)]));
+    const paths = { key: "value->0", stamp: oneSite ? "(value->>1 || ?3)" : "value->>1", del: "NULL" };
+    const tail = oneSite ? [stampOf("", site)] : [];
+    claimed += await insertUniformVersionsJson(tx, t, uniformColumns(t), stamps, paths, tail);
   }
   if (claimed !== changes.length) {
     await tx.execute("ROLLBACK TO sync_fresh_inserts");

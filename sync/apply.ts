@@ -18,7 +18,6 @@ import {
 } from "./rows.ts";
 import { type ResolvedTable, rowKey } from "./spec.ts";
 import { stampHlc, stampOf } from "./stamp.ts";
-import { assertUniformColumns } from "./stored-stamps.ts";
 
 export interface ApplyInput {
   /** the peer the batch came from (a site id, or "server"): for errors and the quarantine */
@@ -133,7 +132,6 @@ async function inTransaction(
     // leaves the driver's failed statement active on its connection, which then refuses
     // every schema change (DROP/CREATE TABLE: "database table is locked") until collected.
     if (maxHlc) await ctx.clock.receive(maxHlc, input.from, tx);
-    await assertUniformColumns(tx, ctx.tables);
     // Stored stamps must include local changes before merging (or claiming rows as new).
     if (groups.size > 0 || fresh.size > 0) await foldLocal(tx, ctx);
     for (const t of ctx.tables) {

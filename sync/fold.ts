@@ -42,8 +42,10 @@ export async function foldLocal(tx: Exec, ctx: SyncContext): Promise<number> {
   const rs = await tx.execute(`SELECT folded_seq, ${HEAD_SEQ_SQL} AS head FROM sync_clock WHERE id = 1`);
   const from = Number(rs.rows[0]!.folded_seq);
   const head = Number(rs.rows[0]!.head);
-  if (head <= from) return 0;
+  // Every write of stamps folds first (apply does, before merging): the one place to check
+  // that this process's columns are the database's (stored-stamps.ts).
   await assertUniformColumns(tx, ctx.tables);
+  if (head <= from) return 0;
   // One pass over the range says which tables have local changes in it (on the server the
   // range is mostly remote changes appended to the log: often none).
   const local = await tx.execute({

@@ -18,7 +18,7 @@ import { benchHubApp, replica } from "./lib/sync-replicas.ts";
  * libSQL table (multi-row INSERTs of 500 in one transaction) in the same run. (Inserting
  * from one JSON text per 2,000 rows via json_each, as sync/rows.ts does, is ~30% cheaper
  * still here; the baseline stays as it was so the recorded ratios compare.) The reconnect
- * is measured `rounds` times (3), alternating with the direct insert; figures are medians.
+ * is measured `rounds` times (5), alternating with the direct insert; figures are medians.
  * processes_s: the same reconnect with the server in its own process (bench/sync-server.ts),
  * over HTTP on 127.0.0.1, as deployed: the edge reads its next batch while the server
  * applies the last one.
@@ -65,7 +65,7 @@ export async function runSyncBench(
   opts: { changes?: number; rounds?: number } = {},
 ): Promise<Record<string, unknown>> {
   const n = opts.changes ?? 100_000;
-  const rounds = opts.rounds ?? 3;
+  const rounds = opts.rounds ?? 5;
   const dir = mkdtempSync(join(tmpdir(), "sutazai-bench-sync-"));
   const open: Database[] = [];
   const stops: Array<() => Promise<void>> = [];

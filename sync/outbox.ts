@@ -4,7 +4,7 @@ import type { Exec } from "./clock.ts";
 import { foldLocal } from "./fold.ts";
 import type { SyncContext } from "./install.ts";
 import { writeBatch, writeTransaction } from "./lane.ts";
-import { KEEP_NEWEST } from "./log-seq.ts";
+import { HEAD_SEQ_SQL, KEEP_NEWEST } from "./log-seq.ts";
 
 /*
  * The edge's outbox (sync_changes) and its bookkeeping row in sync_peers (site "upstream").
@@ -49,26 +49,29 @@ export async function readOutbox(
   limit: number,
   maxBytes: number,
 ): Promise<ChangesJson> {
-  const rows =
+  // The rows are a rowid range, read in seq order by a plain range scan feeding the aggregate
+  // (a test pins it; the server sorts a batch that comes otherwise), where an ORDER BY inside
+  // the aggregate sorts every change again and a LIMITed subquery copies every row.
+  const upTo = (end: string) =>
     `SELECT '[' || coalesce(group_concat(CASE WHEN o.site = ?1 AND o.sv = ?2 THEN ${shortChangeJson("o")} ` +
-    `ELSE ${changeJson("o")} END, ','), '') || ']' AS j, COUNT(*) AS n, MAX(o.seq) AS last ` +
+    `ELSE ${changeJson("o")} END, ','), '') || ']' AS j, COUNT(*) AS n, MAX(o.seq) AS last, ${HEAD_SEQ_SQL} AS head ` +
     // (op 'marker': a placeholder that only holds a seq, see log-seq.ts)
-    "FROM sync_changes o WHERE o.seq > ?3 AND o.op != 'marker' AND o.seq <= ";
+    `FROM sync_changes o WHERE o.seq > ?3 AND o.op != 'marker' AND o.seq <= ${end}`;
   for (;;) {
-    // The rows are a rowid range, read in seq order by a plain range scan feeding the aggregate
-    // (a test pins it; the server sorts a batch that comes otherwise), where an ORDER BY inside
-    // the aggregate sorts every change again and a LIMITed subquery copies every row.
     // Seqs after the acknowledged one are normally dense (a write takes the next one), so the
-    // range (after, after + limit] is tried first: holding `limit` changes, it IS the page.
-    // Otherwise (a gap, a marker, the last page) the range's end is found by walking the rows,
-    // which costs about a sixth of the read.
-    let rs = await exec.execute({ sql: `${rows}?3 + ?4`, args: [own.site, own.sv, after, limit] });
-    if (Number(rs.rows[0]!.n) !== limit) {
+    // range (after, after + limit] is read first: it IS the page when it holds `limit` changes
+    // or reaches the newest row. Otherwise (a gap or a marker before more rows) the page's end
+    // is found by walking the rows, which costs about a sixth of the read.
+    const args = [own.site, own.sv, after, limit];
+    let rs = await exec.execute({ sql: upTo("?3 + ?4"), args });
+    const first = rs.rows[0]!;
+    if (Number(first.n) !== limit && Number(first.head) > after + limit) {
       rs = await exec.execute({
-        sql:
-          `${rows}coalesce((SELECT seq FROM sync_changes WHERE seq > ?3 AND op != 'marker' ORDER BY seq ` +
-          "LIMIT 1 OFFSET ?4 - 1), 9223372036854775807)",
-        args: [own.site, own.sv, after, limit],
+        sql: upTo(
+          "coalesce((SELECT seq FROM sync_changes WHERE seq > ?3 AND op != 'marker' ORDER BY seq " +
+            "LIMIT 1 OFFSET ?4 - 1), 9223372036854775807)",
+        ),
+        args,
       });
     }
     const row = rs.rows[0]!;
